@@ -1,0 +1,80 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// HTTPServer is a Service that serves an http.Handler on a TCP address.
+// Start binds the port (so a taken port fails start-up, not later); Stop
+// stops accepting new connections and waits for in-flight requests until
+// the stop deadline, then closes what is left.
+type HTTPServer struct {
+	Name    string // for logs, e.g. "ops"
+	Addr    string // host:port; port 0 picks a free one
+	Handler http.Handler
+	Log     *slog.Logger
+
+	srv    *http.Server
+	ln     net.Listener
+	failed chan error
+}
+
+// Start implements Service.
+func (s *HTTPServer) Start(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.failed = make(chan error, 1)
+	s.srv = &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.failed <- err
+		}
+		close(s.failed)
+	}()
+	s.Log.Info("listening", "server", s.Name, "addr", "http://"+displayAddr(ln.Addr()))
+	return nil
+}
+
+// Stop implements Service: graceful shutdown bounded by ctx.
+func (s *HTTPServer) Stop(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.Log.Warn("drain deadline reached; closing remaining connections", "server", s.Name)
+		return errors.Join(err, s.srv.Close())
+	}
+	return err
+}
+
+// Failed implements Failer.
+func (s *HTTPServer) Failed() <-chan error { return s.failed }
+
+// BoundAddr returns the bound address once started (useful with port 0).
+func (s *HTTPServer) BoundAddr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// displayAddr turns a wildcard listen address into one a person can click.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+}
