@@ -36,3 +36,6 @@ func mask(kind, s string) string {
 	u.RawQuery = q.Encode()
 	return strings.ReplaceAll(u.String(), "%2A", "*")
 }
+
+// MaskURL hides a URL's credentials, for logs and reports.
+func MaskURL(s string) string { return mask("url", s) }

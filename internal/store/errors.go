@@ -1,0 +1,49 @@
+package store
+
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// PostgreSQL SQLSTATE codes this package classifies.
+const (
+	pgUniqueViolation      = "23505"
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+)
+
+// IsUniqueViolation reports whether err (or an error it wraps) is a unique or
+// primary key constraint violation, on either dialect. Stores map it to their
+// "already exists" error.
+func IsUniqueViolation(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Code == pgUniqueViolation
+	}
+	if sqErr, ok := errors.AsType[*sqlite.Error](err); ok {
+		// Connections use extended result codes, which tell UNIQUE and
+		// PRIMARY KEY apart from the other constraint kinds.
+		c := sqErr.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// IsRetryable reports whether err (or an error it wraps) means the
+// transaction lost a race and would likely succeed if run again: on
+// PostgreSQL a serialization failure (40001) or a detected deadlock (40P01),
+// on SQLite BUSY or LOCKED (any extended variant). InTx retries these.
+func IsRetryable(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Code == pgSerializationFailure || pgErr.Code == pgDeadlockDetected
+	}
+	if sqErr, ok := errors.AsType[*sqlite.Error](err); ok {
+		switch sqErr.Code() & 0xff { // primary result code
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
+}

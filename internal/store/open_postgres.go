@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/XSAM/otelsql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// PostgreSQL pool limits: enough for a service's concurrency without one
+// replica eating a shared server's max_connections (100 by default), and
+// connections recycled so that server restarts, failovers and load balancer
+// changes are picked up.
+const (
+	pgMaxOpenConns    = 16
+	pgMaxIdleConns    = 4
+	pgConnMaxLifetime = 30 * time.Minute
+	pgConnMaxIdleTime = 5 * time.Minute
+)
+
+// openPostgres opens a pool on the pgx driver. With opts.Schema every
+// connection starts with search_path set to that schema alone, so that
+// unqualified names cannot reach another service's tables in public.
+func openPostgres(url string, opts Options) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors redact the password.
+		return nil, fmt.Errorf("store: parse postgres URL: %w (%s)", err, urlForms)
+	}
+	if opts.Schema != "" {
+		if err := checkSchema(opts.Schema); err != nil {
+			return nil, err
+		}
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
+	}
+	db := otelsql.OpenDB(stdlib.GetConnector(*cfg), otelOptions(Postgres, opts)...)
+	db.SetMaxOpenConns(pgMaxOpenConns)
+	db.SetMaxIdleConns(pgMaxIdleConns)
+	db.SetConnMaxLifetime(pgConnMaxLifetime)
+	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+	return db, nil
+}
+
+func checkSchema(schema string) error {
+	if len(schema) > 63 {
+		return fmt.Errorf("store: postgres schema %q is longer than 63 bytes", schema)
+	}
+	for _, r := range schema {
+		if r == 0 {
+			return fmt.Errorf("store: postgres schema %q contains NUL", schema)
+		}
+	}
+	return nil
+}
+
+// createSchema creates schema if missing. Replicas starting together may race
+// on CREATE SCHEMA IF NOT EXISTS, which then fails with a unique violation on
+// the catalog (or duplicate_schema): both mean it exists now.
+func createSchema(ctx context.Context, db *sql.DB, schema string) error {
+	_, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
+	var pgErr *pgconn.PgError
+	if err != nil && !(errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P06")) {
+		return fmt.Errorf("store: create schema %q: %w", schema, err)
+	}
+	return nil
+}

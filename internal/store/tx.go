@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Tx is one attempt of a transaction run by DB.InTx. It offers the query
+// methods of *sql.Tx but not Commit or Rollback: InTx owns the outcome.
+type Tx struct {
+	tx       *sql.Tx
+	dialect  Dialect
+	onCommit []func()
+}
+
+// ExecContext runs a statement in the transaction, like (*sql.Tx).ExecContext.
+func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction, like (*sql.Tx).QueryContext.
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a single-row query in the transaction, like
+// (*sql.Tx).QueryRowContext.
+func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, query, args...)
+}
+
+// Dialect reports the SQL dialect of the database the transaction runs on.
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+// OnCommit registers f to run after the transaction commits, in registration
+// order. f never runs if the attempt rolls back; a retried attempt starts with
+// no hooks, so fn registers them again as it runs again. Use it for effects
+// that must not happen for a change that did not happen: waking the outbox
+// relay, invalidating a cache.
+func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
+
+// Retry policy for InTx: a few attempts, exponential backoff with jitter so
+// that colliding transactions do not collide again in lockstep.
+const (
+	txMaxAttempts = 5
+	txBaseDelay   = 5 * time.Millisecond
+	txMaxDelay    = 250 * time.Millisecond
+)
+
+// InTx runs fn in a transaction. It commits when fn returns nil and rolls back
+// when fn returns an error or panics (the panic is re-raised after the
+// rollback). When fn or the commit fails with a retryable error (see
+// IsRetryable), the whole of fn runs again in a new transaction, up to a few
+// times with jittered backoff, so fn must have no effects outside tx other
+// than through OnCommit. After a successful commit, the OnCommit hooks of
+// that attempt run.
+//
+// InTx does not nest: calling it from fn starts an independent transaction
+// (and on SQLite waits for the write lock the outer one holds). On SQLite
+// every transaction takes the write lock at BEGIN, so keep them short.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	var err error
+	for attempt := 0; ; attempt++ {
+		var tx *Tx
+		tx, err = db.attempt(ctx, fn)
+		if err == nil {
+			for _, f := range tx.onCommit {
+				f()
+			}
+			return nil
+		}
+		if !IsRetryable(err) || attempt+1 >= txMaxAttempts {
+			break
+		}
+		if werr := sleep(ctx, backoff(attempt)); werr != nil {
+			return fmt.Errorf("%w (retry abandoned: %w)", err, werr)
+		}
+	}
+	return err
+}
+
+// attempt runs fn once in its own transaction and commits it.
+func (db *DB) attempt(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
+	sqlTx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{tx: sqlTx, dialect: db.dialect}
+	committed := false
+	defer func() {
+		if !committed {
+			// The error or panic that got us here matters more than a
+			// failed rollback, and the driver discards the connection then.
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return nil, err
+	}
+	committed = true // a failed Commit has ended the tx too
+	if err := sqlTx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	return tx, nil
+}
+
+// backoff returns the wait before retry number attempt+1: exponential, capped,
+// with the upper half jittered.
+func backoff(attempt int) time.Duration {
+	d := min(txBaseDelay<<attempt, txMaxDelay)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
