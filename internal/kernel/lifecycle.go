@@ -106,13 +106,18 @@ func (k *Kernel) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Run starts targets, waits until ctx is done (a signal) or a module fails,
-// then stops everything within stopTimeout. It returns nil after a clean
-// stop on request, and the reason otherwise.
+// Run starts targets, then waits and stops as WaitAndStop does.
 func (k *Kernel) Run(ctx context.Context, targets []string, stopTimeout time.Duration) error {
 	if err := k.Start(ctx, targets, stopTimeout); err != nil {
 		return err
 	}
+	return k.WaitAndStop(ctx, stopTimeout)
+}
+
+// WaitAndStop waits until ctx is done (a signal) or a started module
+// fails, then stops everything within stopTimeout. It returns nil after a
+// clean stop on request, and the reason otherwise.
+func (k *Kernel) WaitAndStop(ctx context.Context, stopTimeout time.Duration) error {
 	var cause error
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,121 @@
+package bus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+)
+
+// Event is a CloudEvents 1.0 event. Its Type is also its NATS subject
+// (bam.<service>.<entity>.<verb>); Source names the producing service; Subject
+// is what the event is about (a user id, a record id). Read the payload with
+// DataAs.
+type Event = event.Event
+
+// ErrMalformed marks a message that is not a valid bam event. Retrying cannot
+// fix it, so consumers dead-letter it at once.
+var ErrMalformed = errors.New("bus: malformed event")
+
+// NewEvent builds an event with a UUIDv7 id, the current UTC time and data
+// encoded as application/json. A []byte or json.RawMessage data is taken as
+// already-encoded JSON.
+func NewEvent(source, typ, subject string, data any) (Event, error) {
+	if err := validType(typ); err != nil {
+		return Event{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Event{}, fmt.Errorf("bus: event id: %w", err)
+	}
+	ev := event.New()
+	ev.SetID(id.String())
+	ev.SetSource(source)
+	ev.SetType(typ)
+	ev.SetTime(time.Now().UTC())
+	if subject != "" {
+		ev.SetSubject(subject)
+	}
+	if raw, ok := data.([]byte); ok {
+		data = json.RawMessage(raw)
+	}
+	if data != nil {
+		if err := ev.SetData(event.ApplicationJSON, data); err != nil {
+			return Event{}, fmt.Errorf("bus: event %s data: %w", typ, err)
+		}
+	}
+	if err := ev.Validate(); err != nil {
+		return Event{}, fmt.Errorf("bus: event %s: %w", typ, err)
+	}
+	return ev, nil
+}
+
+// Encode validates ev and returns its structured-mode JSON.
+func Encode(ev Event) ([]byte, error) {
+	if err := validate(ev); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("bus: encode %s: %w", ev.ID(), err)
+	}
+	return b, nil
+}
+
+// Decode parses and validates a structured-mode JSON event. Every failure
+// wraps ErrMalformed.
+func Decode(data []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := validate(ev); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+func validate(ev Event) error {
+	if ev.SpecVersion() != event.CloudEventsVersionV1 {
+		return fmt.Errorf("%w: specversion %q, want 1.0", ErrMalformed, ev.SpecVersion())
+	}
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := validType(ev.Type()); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// validType checks that typ is a bam event type usable as a NATS subject:
+// bam.<service>.<entity…>, tokens non-empty, no wildcards or spaces.
+func validType(typ string) error {
+	toks := strings.Split(typ, ".")
+	if len(toks) < 3 || toks[0] != "bam" {
+		return fmt.Errorf("bus: event type %q: want bam.<service>.<entity>.<verb>", typ)
+	}
+	if err := validService(toks[1]); err != nil {
+		return fmt.Errorf("bus: event type %q: %w", typ, err)
+	}
+	for _, t := range toks[2:] {
+		if t == "" || strings.ContainsAny(t, "*> \t\r\n") {
+			return fmt.Errorf("bus: event type %q: bad token %q", typ, t)
+		}
+	}
+	return nil
+}
+
+// ServiceOf returns the service an event type belongs to ("auth" for
+// "bam.auth.user.created"), or "" for a type that is not bam's.
+func ServiceOf(typ string) string {
+	toks := strings.SplitN(typ, ".", 3)
+	if len(toks) < 3 || toks[0] != "bam" {
+		return ""
+	}
+	return toks[1]
+}

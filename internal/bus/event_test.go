@@ -1,0 +1,96 @@
+package bus_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/google/uuid"
+)
+
+type userCreated struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+func TestEventRoundTrip(t *testing.T) {
+	in := userCreated{ID: "u1", Email: "a@example.com"}
+	ev, err := bus.NewEvent("auth", "bam.auth.user.created", "u1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := uuid.Parse(ev.ID())
+	if err != nil || id.Version() != 7 {
+		t.Errorf("id %q: want a UUIDv7 (err %v)", ev.ID(), err)
+	}
+	if ev.Time().Location() != time.UTC || time.Since(ev.Time()) > time.Minute {
+		t.Errorf("time %v: want now, UTC", ev.Time())
+	}
+	data, err := bus.Encode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"specversion":"1.0"`, `"type":"bam.auth.user.created"`, `"datacontenttype":"application/json"`, `"data":{"id":"u1"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("encoded %s: missing %s", data, want)
+		}
+	}
+	out, err := bus.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got userCreated
+	if err := out.DataAs(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != in || out.ID() != ev.ID() || out.Source() != "auth" || out.Subject() != "u1" || !out.Time().Equal(ev.Time()) {
+		t.Errorf("round trip: got %+v %v, want %+v %v", got, out, in, ev)
+	}
+	if bus.ServiceOf(out.Type()) != "auth" {
+		t.Errorf("ServiceOf(%q) = %q", out.Type(), bus.ServiceOf(out.Type()))
+	}
+}
+
+func TestEventRawJSONData(t *testing.T) {
+	ev, err := bus.NewEvent("auth", "bam.auth.user.deleted", "", []byte(`{"id":"u2"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := bus.Encode(ev)
+	if !strings.Contains(string(data), `"data":{"id":"u2"}`) {
+		t.Errorf("raw JSON data not embedded as JSON: %s", data)
+	}
+}
+
+func TestNewEventInvalid(t *testing.T) {
+	for _, typ := range []string{"", "user.created", "bam.auth", "bam.Auth.user.created", "bam.auth.user.*", "bam.auth..created", "bam.auth.user created"} {
+		if _, err := bus.NewEvent("auth", typ, "", nil); err == nil {
+			t.Errorf("NewEvent type %q: want error", typ)
+		}
+	}
+	if _, err := bus.NewEvent("", "bam.auth.user.created", "", nil); err == nil {
+		t.Error("NewEvent without source: want error")
+	}
+}
+
+func TestDecodeMalformed(t *testing.T) {
+	for name, payload := range map[string]string{
+		"not json":       `hello`,
+		"empty object":   `{}`,
+		"no id":          `{"specversion":"1.0","source":"auth","type":"bam.auth.user.created"}`,
+		"no source":      `{"specversion":"1.0","id":"1","type":"bam.auth.user.created"}`,
+		"old spec":       `{"specversion":"0.3","id":"1","source":"auth","type":"bam.auth.user.created"}`,
+		"foreign type":   `{"specversion":"1.0","id":"1","source":"auth","type":"com.example.thing"}`,
+		"wildcard type":  `{"specversion":"1.0","id":"1","source":"auth","type":"bam.auth.>"}`,
+		"truncated data": `{"specversion":"1.0","id":"1","source":"auth","type":"bam.auth.user.created","data":{"id"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := bus.Decode([]byte(payload))
+			if !errors.Is(err, bus.ErrMalformed) {
+				t.Errorf("Decode(%s) = %v, want ErrMalformed", payload, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id to drop a
+// republished event. It only saves work: consumers are idempotent
+// (internal/inbox records processed ids), so a duplicate arriving after the
+// window, e.g. an outbox row republished after a long outage, is harmless.
+const DuplicateWindow = 2 * time.Minute
+
+// StreamName is the JetStream stream holding a service's events.
+func StreamName(service string) string {
+	return "BAM_" + strings.ToUpper(service)
+}
+
+// StreamSubjects is the subject filter of a service's stream.
+func StreamSubjects(service string) string {
+	return "bam." + service + ".>"
+}
+
+// EnsureStream creates or updates the stream of a service: BAM_<SERVICE>,
+// subjects bam.<service>.>, file storage. It is idempotent, so every process
+// that publishes or consumes a service's events may call it at start.
+func (b *Bus) EnsureStream(ctx context.Context, service string) error {
+	if err := validService(service); err != nil {
+		return err
+	}
+	maxAge := b.opts.StreamMaxAge
+	if maxAge == 0 {
+		maxAge = 7 * 24 * time.Hour
+	}
+	replicas := max(b.opts.StreamReplicas, 1)
+	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName(service),
+		Description: "bam " + service + " events",
+		Subjects:    []string{StreamSubjects(service)},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      maxAge,
+		Duplicates:  DuplicateWindow,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("bus: ensure stream %s: %w", StreamName(service), err)
+	}
+	return nil
+}
+
+// validService accepts names usable both as one subject token and inside a
+// stream name: lower-case letters, digits, '_' and '-'.
+func validService(s string) error {
+	if s == "" {
+		return fmt.Errorf("bus: empty service name")
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("bus: service name %q: want [a-z0-9_-]+", s)
+		}
+	}
+	return nil
+}

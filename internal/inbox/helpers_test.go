@@ -1,0 +1,113 @@
+package inbox_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/bus/bustest"
+	"github.com/bamhq/bam/internal/inbox"
+	"github.com/bamhq/bam/internal/store"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fxSet creates fx, where test handlers write one row per applied effect.
+var fxSet = store.MigrationSet{Name: "fx", FS: fstest.MapFS{
+	"sqlite/00001_fx.sql":   {Data: []byte(fxSQL)},
+	"postgres/00001_fx.sql": {Data: []byte(fxSQL)},
+}}
+
+const fxSQL = `-- +goose Up
+CREATE TABLE fx (event_id TEXT NOT NULL);
+-- +goose Down
+DROP TABLE fx;
+`
+
+func runEnv(t *testing.T, fn func(t *testing.T, b *bus.Bus, db *store.DB)) {
+	bustest.RunWithDB(t, fn, inbox.Migrations, fxSet)
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// applyFx is the effect every test handler applies.
+func applyFx(ctx context.Context, tx *store.Tx, ev bus.Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO fx (event_id) VALUES ($1)`, ev.ID())
+	return err
+}
+
+func fxCount(t *testing.T, db *store.DB, id string) int {
+	t.Helper()
+	var n int
+	if err := db.SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM fx WHERE event_id = $1`, id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// start starts c with fast retries and stops it when t ends.
+func start(t *testing.T, c *inbox.Consumer) {
+	t.Helper()
+	if c.Name == "" {
+		c.Name = "fx"
+	}
+	if c.Backoff == nil {
+		c.Backoff = []time.Duration{20 * time.Millisecond}
+	}
+	c.Logger = bustest.Logger()
+	if err := c.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// acked waits until the durable consumer has acked (or terminated) every
+// message of the stream.
+func acked(t *testing.T, b *bus.Bus, svc, name string) {
+	t.Helper()
+	eventually(t, "consumer "+name+" to settle every message", func() bool {
+		cons, err := b.JetStream().Consumer(t.Context(), bus.StreamName(svc), name)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(t.Context())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+	})
+}
+
+func publish(t *testing.T, b *bus.Bus, svc string) bus.Event {
+	t.Helper()
+	ev, err := bus.NewEvent(svc, "bam."+svc+".user.created", "u1", map[string]string{"id": "u1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctxT(t), ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+var errBoom = errors.New("boom")

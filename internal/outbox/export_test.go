@@ -1,0 +1,20 @@
+package outbox
+
+import "sync"
+
+// CrashAfterPublish makes the relay of o die right after its next publish,
+// before it deletes the published rows: what a crash of the process there
+// leaves behind. The returned channel is closed once it has happened. Call it
+// before Start.
+func CrashAfterPublish(o *Outbox) <-chan struct{} {
+	crashed := make(chan struct{})
+	var once sync.Once
+	o.afterPublish = func() {
+		o.mu.Lock()
+		kill := o.kill
+		o.mu.Unlock()
+		kill()
+		once.Do(func() { close(crashed) })
+	}
+	return crashed
+}

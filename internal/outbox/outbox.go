@@ -1,0 +1,174 @@
+// Package outbox publishes a service's events exactly when its transaction
+// commits: the transactional outbox.
+//
+// A service enqueues events with Enqueue inside the transaction that makes
+// the change they announce; they become rows of bam_outbox in the service's
+// own database, committed or rolled back with the change. A relay goroutine
+// publishes committed rows to JetStream with Nats-Msg-Id = event id, waits
+// for the acks, then deletes the rows. A crash between publish and delete
+// republishes those rows on restart: JetStream drops them as duplicates
+// within its window, and idempotent consumers (internal/inbox) drop any that
+// get past it. So nothing is lost and nothing is applied twice.
+//
+// The relay wakes when a transaction that enqueued commits, and also polls,
+// for rows left by a crash or written by other replicas. On PostgreSQL
+// replicas claim rows with FOR UPDATE SKIP LOCKED and share the work; SQLite
+// databases belong to one process. Events of one transaction keep their
+// order; events of concurrent transactions are ordered by insert, not commit.
+package outbox
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/store"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations creates bam_outbox; apply it with the service's own migrations.
+var Migrations = store.MigrationSet{Name: "outbox", FS: mustSub(migrations, "migrations")}
+
+// Options configures an Outbox.
+type Options struct {
+	Logger *slog.Logger
+	// PollInterval is how often the relay looks for rows it was not woken
+	// for; default 1s.
+	PollInterval time.Duration
+	// BatchSize is how many rows one relay pass publishes; default 100.
+	BatchSize int
+	// MaxBackoff caps the wait after a pass that published nothing because
+	// of errors; default 30s.
+	MaxBackoff time.Duration
+}
+
+// Outbox writes events into a service's database and relays them to the bus.
+type Outbox struct {
+	db   *store.DB
+	bus  *bus.Bus
+	opts Options
+	log  *slog.Logger
+	wake chan struct{}
+
+	mu      sync.Mutex
+	quit    chan struct{}      // closed by Stop: finish the pass, then exit
+	kill    context.CancelFunc // abandons the pass in flight
+	done    chan struct{}      // closed when the relay goroutine exits
+	metrics relayMetrics
+
+	afterPublish func() // test hook: runs between publish and delete
+}
+
+// New returns an Outbox on db publishing to b. db must have Migrations
+// applied.
+func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 100
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	return &Outbox{
+		db: db, bus: b, opts: opts,
+		log:     opts.Logger.With("component", "outbox", "db", db.Name()),
+		wake:    make(chan struct{}, 1),
+		metrics: newRelayMetrics(db.Name()),
+	}
+}
+
+// Enqueue writes events in tx, to be published once tx commits. The trace
+// context of ctx travels with each event, so the consumer's span joins the
+// trace of the request that caused it.
+func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, events ...bus.Event) error {
+	now := time.Now().UTC()
+	for _, ev := range events {
+		m, err := bus.NewMessage(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		headers, err := json.Marshal(m.Header)
+		if err != nil {
+			return fmt.Errorf("outbox: headers of %s: %w", m.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO bam_outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			m.ID, m.Subject, m.Data, string(headers), now); err != nil {
+			return fmt.Errorf("outbox: enqueue %s %s: %w", m.Subject, m.ID, err)
+		}
+	}
+	if len(events) > 0 {
+		tx.OnCommit(o.Wake)
+	}
+	return nil
+}
+
+// Wake makes the relay look for rows now rather than at its next poll.
+// Enqueue arranges it on commit; call it after writing rows some other way.
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the relay until Stop. ctx only scopes the start: the relay
+// keeps its values but not its cancellation.
+func (o *Outbox) Start(ctx context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done != nil {
+		return errors.New("outbox: already started")
+	}
+	runCtx, kill := context.WithCancel(context.WithoutCancel(ctx))
+	o.quit, o.kill, o.done = make(chan struct{}), kill, make(chan struct{})
+	go o.run(runCtx)
+	return nil
+}
+
+// Stop lets the relay finish the pass in flight and waits for it. If ctx ends
+// first, the pass is abandoned: its rows stay and are published again later.
+func (o *Outbox) Stop(ctx context.Context) error {
+	o.mu.Lock()
+	quit, kill, done := o.quit, o.kill, o.done
+	o.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-quit:
+	default:
+		close(quit)
+	}
+	defer kill()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		kill()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

@@ -1,0 +1,167 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/bus/bustest"
+	"github.com/bamhq/bam/internal/outbox"
+	"github.com/bamhq/bam/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var errRollback = errors.New("rolled back on purpose")
+
+// TestCrashBetweenPublishAndDelete: committed events are delivered and
+// applied exactly once across a relay crash; rolled-back ones never leave.
+func TestCrashBetweenPublishAndDelete(t *testing.T) {
+	bustest.RunWithDB(t, func(t *testing.T, b *bus.Bus, db *store.DB) {
+		ctx := ctxT(t)
+		svc := bustest.Service(t, b)
+		consume(t, b, db, svc, nil)
+
+		first := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, BatchSize: 100})
+		crashed := outbox.CrashAfterPublish(first)
+		committed, rolledBack := map[string]bool{}, map[string]bool{}
+		for i := range 40 {
+			ev := newEvent(t, svc, i)
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				if err := first.Enqueue(ctx, tx, ev); err != nil {
+					return err
+				}
+				if i%4 == 3 {
+					return errRollback
+				}
+				return nil
+			})
+			switch {
+			case err == nil:
+				committed[ev.ID()] = true
+			case errors.Is(err, errRollback):
+				rolledBack[ev.ID()] = true
+			default:
+				t.Fatal(err)
+			}
+		}
+
+		startOutbox(t, first)
+		select {
+		case <-crashed:
+		case <-ctx.Done():
+			t.Fatal("the relay never published")
+		}
+		if err := first.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := outboxLen(t, db); n != len(committed) {
+			t.Fatalf("after the crash the outbox holds %d rows, want all %d committed", n, len(committed))
+		}
+
+		second := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour})
+		startOutbox(t, second)
+		eventually(t, "every committed event applied", func() bool {
+			return len(effects(t, db)) == len(committed) && outboxLen(t, db) == 0
+		})
+		time.Sleep(100 * time.Millisecond) // room for a duplicate to show up
+		for id, n := range effects(t, db) {
+			switch {
+			case rolledBack[id]:
+				t.Errorf("rolled-back event %s applied", id)
+			case !committed[id]:
+				t.Errorf("unknown event %s applied", id)
+			case n != 1:
+				t.Errorf("event %s applied %d times", id, n)
+			}
+		}
+		info, err := b.JetStream().Stream(ctx, bus.StreamName(svc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.CachedInfo().State.Msgs; got != uint64(len(committed)) {
+			t.Errorf("stream holds %d messages, want %d (republished ones deduplicated)", got, len(committed))
+		}
+	}, sets...)
+}
+
+func TestWakeOnCommit(t *testing.T) {
+	bustest.RunWithDB(t, func(t *testing.T, b *bus.Bus, db *store.DB) {
+		ctx := ctxT(t)
+		svc := bustest.Service(t, b)
+		applied := make(chan string, 1)
+		consume(t, b, db, svc, func(id string) { applied <- id })
+		o := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour})
+		startOutbox(t, o)
+		time.Sleep(50 * time.Millisecond) // let the first pass find nothing and sleep
+
+		ev := newEvent(t, svc, 1)
+		start := time.Now()
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return o.Enqueue(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case id := <-applied:
+			if id != ev.ID() {
+				t.Fatalf("applied %s, want %s", id, ev.ID())
+			}
+			t.Logf("commit to applied: %v", time.Since(start))
+		case <-time.After(5 * time.Second):
+			t.Fatal("event not delivered within 5s with a 1h poll: the commit did not wake the relay")
+		}
+	}, sets...)
+}
+
+// TestPublishFailureKeepsRows: with no stream to take them, events stay in the
+// outbox with their attempts recorded, and go out once the stream exists.
+func TestPublishFailureKeepsRows(t *testing.T) {
+	bustest.RunWithDB(t, func(t *testing.T, b *bus.Bus, db *store.DB) {
+		ctx := ctxT(t)
+		svc := bustest.ServiceName() // no stream yet
+		o := newOutbox(t, db, b, outbox.Options{PollInterval: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+		ev := newEvent(t, svc, 1)
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return o.Enqueue(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+		startOutbox(t, o)
+		eventually(t, "failed attempts recorded", func() bool {
+			var attempts int
+			var lastErr *string
+			err := db.SQL().QueryRowContext(ctx, `SELECT attempts, last_error FROM bam_outbox WHERE id = $1`, ev.ID()).Scan(&attempts, &lastErr)
+			return err == nil && attempts >= 2 && lastErr != nil && *lastErr != ""
+		})
+		if pending, lag := gauges(t); pending != 1 || lag <= 0 {
+			t.Errorf("bam_outbox_pending %v, bam_outbox_lag_seconds %v; want 1, > 0", pending, lag)
+		}
+		if err := b.EnsureStream(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.JetStream().DeleteStream(context.Background(), bus.StreamName(svc)) })
+		eventually(t, "the event published once the stream exists", func() bool { return outboxLen(t, db) == 0 })
+		eventually(t, "the gauges to drop to 0", func() bool { p, l := gauges(t); return p == 0 && l == 0 })
+	}, sets...)
+}
+
+// gauges reads the outbox gauges of the test database ("test").
+func gauges(t *testing.T) (pending, lag float64) {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != "test" {
+				continue
+			}
+			switch mf.GetName() {
+			case "bam_outbox_pending":
+				pending = m.GetGauge().GetValue()
+			case "bam_outbox_lag_seconds":
+				lag = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return pending, lag
+}

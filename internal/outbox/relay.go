@@ -1,0 +1,188 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/store"
+	"github.com/nats-io/nats.go"
+)
+
+// row is one claimed outbox row.
+type row struct {
+	seq int64
+	msg bus.Message
+}
+
+// run is the relay loop: a pass, then wait for a wake, the poll or Stop.
+// After a pass that made no progress because of errors it backs off, so a
+// NATS outage costs a few attempts, not a busy loop.
+func (o *Outbox) run(ctx context.Context) {
+	defer close(o.done)
+	backoff := time.Duration(0)
+	for {
+		claimed, sent, err := o.pass(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := o.opts.PollInterval
+		switch {
+		case err != nil && sent == 0:
+			backoff = min(max(2*backoff, 100*time.Millisecond), o.opts.MaxBackoff)
+			wait = backoff
+			o.log.Warn("outbox relay pass failed", "err", err, "retry_in", backoff)
+		case err != nil:
+			o.log.Warn("outbox relay: some events not published", "err", err, "sent", sent)
+			backoff, wait = 0, 0
+		case sent == o.opts.BatchSize:
+			backoff, wait = 0, 0 // a full batch: more are likely waiting
+		default:
+			backoff = 0
+		}
+		o.metrics.update(ctx, o.db, claimed)
+		select {
+		case <-o.quit:
+			return
+		default:
+		}
+		if wait == 0 {
+			continue
+		}
+		wake := o.wake
+		if backoff > 0 {
+			wake = nil // a commit does not cut a backoff short
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-o.quit:
+			t.Stop()
+			return
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// pass publishes one batch of rows and deletes those JetStream stored. On
+// PostgreSQL the rows stay locked (SKIP LOCKED for other replicas) from claim
+// to delete; on SQLite, which one process owns, they are read without a
+// transaction so enqueuers are not blocked behind the publish.
+func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
+	if o.db.Dialect() == store.Postgres {
+		var pubErr error
+		err = o.db.InTx(ctx, func(tx *store.Tx) error {
+			rows, err := o.claim(ctx, tx, " FOR UPDATE SKIP LOCKED")
+			claimed = len(rows)
+			if err != nil || len(rows) == 0 {
+				return err
+			}
+			errs := o.publish(ctx, rows)
+			if err := ctx.Err(); err != nil {
+				return err // killed between publish and delete: the rows stay
+			}
+			pubErr = errors.Join(errs...)
+			sent, err = settle(ctx, tx, rows, errs)
+			return err
+		})
+		return claimed, sent, errors.Join(err, pubErr)
+	}
+	rows, err := o.claim(ctx, o.db.SQL(), "")
+	if err != nil || len(rows) == 0 {
+		return 0, 0, err
+	}
+	errs := o.publish(ctx, rows)
+	if err := ctx.Err(); err != nil {
+		return len(rows), 0, err
+	}
+	err = o.db.InTx(ctx, func(tx *store.Tx) error {
+		sent, err = settle(ctx, tx, rows, errs)
+		return err
+	})
+	return len(rows), sent, errors.Join(err, errors.Join(errs...))
+}
+
+func (o *Outbox) claim(ctx context.Context, q store.Querier, lock string) ([]row, error) {
+	rs, err := q.QueryContext(ctx,
+		`SELECT seq, id, subject, payload, headers FROM bam_outbox ORDER BY seq LIMIT $1`+lock, o.opts.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: claim: %w", err)
+	}
+	defer rs.Close()
+	var rows []row
+	for rs.Next() {
+		var (
+			r       row
+			headers string
+		)
+		if err := rs.Scan(&r.seq, &r.msg.ID, &r.msg.Subject, &r.msg.Data, &headers); err != nil {
+			return nil, fmt.Errorf("outbox: claim: %w", err)
+		}
+		r.msg.Header = nats.Header{}
+		if err := json.Unmarshal([]byte(headers), &r.msg.Header); err != nil {
+			o.log.Warn("outbox: unreadable headers, publishing without them", "id", r.msg.ID, "err", err)
+			r.msg.Header = nats.Header{}
+		}
+		rows = append(rows, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("outbox: claim: %w", err)
+	}
+	return rows, nil
+}
+
+// publish sends the rows and waits for their acks, bounded so a stalled
+// server cannot hold the rows' locks forever.
+func (o *Outbox) publish(ctx context.Context, rows []row) []error {
+	msgs := make([]bus.Message, len(rows))
+	for i, r := range rows {
+		msgs[i] = r.msg
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	errs := o.bus.PublishBatch(pctx, msgs)
+	if o.afterPublish != nil {
+		o.afterPublish()
+	}
+	return errs
+}
+
+// settle deletes the published rows and records the failures on the others.
+// Its error is the database's only: publish failures are recorded, not
+// returned, so the transaction that records them commits.
+func settle(ctx context.Context, tx *store.Tx, rows []row, errs []error) (sent int, err error) {
+	var done []string
+	var args []any
+	for i, r := range rows {
+		if errs[i] != nil {
+			if _, err := tx.ExecContext(ctx,
+				`UPDATE bam_outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2`,
+				truncate(errs[i].Error(), 1000), r.seq); err != nil {
+				return 0, fmt.Errorf("outbox: record failure: %w", err)
+			}
+			continue
+		}
+		args = append(args, r.seq)
+		done = append(done, "$"+strconv.Itoa(len(args)))
+	}
+	if len(done) > 0 {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM bam_outbox WHERE seq IN (`+strings.Join(done, ",")+`)`, args...); err != nil {
+			return 0, fmt.Errorf("outbox: delete sent: %w", err)
+		}
+	}
+	return len(done), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

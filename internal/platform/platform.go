@@ -1,0 +1,133 @@
+// Package platform wires bam together: it builds the process's shared
+// infrastructure (ops server, event bus, per-service stores) as kernel
+// modules, registers the services, and runs the chosen set.
+//
+// Services plug in through Spec: a name, the modules they need, their
+// migrations and a constructor. The same wiring runs every service in one
+// process or any one of them alone; nothing here knows which.
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/kernel"
+	"github.com/bamhq/bam/internal/store"
+)
+
+// Infrastructure module names, usable as dependencies by services.
+const (
+	ModuleOps = "ops"
+	ModuleBus = "bus"
+	ModuleAll = "all"
+)
+
+// Spec is what a service contributes to the platform.
+type Spec struct {
+	Name string
+	// Deps are other modules started first (ModuleBus, another service).
+	Deps []string
+	// Migrations are applied to the service's own database at start and by
+	// `bam migrate` (its own set first, then outbox/inbox when it uses them).
+	Migrations []store.MigrationSet
+	// New builds the running service. The platform's Bus is open by then
+	// when ModuleBus is among Deps.
+	New func(ctx context.Context, p *Platform) (kernel.Service, error)
+}
+
+// Platform is one bam process: its configuration, logger, kernel, and the
+// shared things its infrastructure modules build.
+type Platform struct {
+	Config  config.Config
+	Log     *slog.Logger
+	Version string
+	Kernel  *kernel.Kernel
+
+	// Bus is set once the bus module has started.
+	Bus *bus.Bus
+
+	specs []Spec
+}
+
+// New registers the infrastructure modules and the given services.
+func New(cfg config.Config, log *slog.Logger, version string, services ...Spec) (*Platform, error) {
+	p := &Platform{Config: cfg, Log: log, Version: version, specs: services}
+	all := kernel.Module{Name: ModuleAll, Deps: []string{ModuleBus}}
+	modules := []kernel.Module{p.opsModule(), p.busModule()}
+	for _, s := range services {
+		modules = append(modules, p.serviceModule(s))
+		all.Deps = append(all.Deps, s.Name)
+	}
+	k, err := kernel.New(log, append(modules, all)...)
+	if err != nil {
+		return nil, err
+	}
+	p.Kernel = k
+	return p, nil
+}
+
+// Targets are the modules this process runs: the ops server always, first
+// (so /healthz and /readyz answer during start-up and shutdown), then the
+// configured services.
+func (p *Platform) Targets() []string {
+	return append([]string{ModuleOps}, p.Config.Services...)
+}
+
+// Run starts the configured services, logs how long start-up took, and
+// blocks until ctx is done or a module fails; then it stops everything
+// within the shutdown timeout. nil means a clean stop on request.
+func (p *Platform) Run(ctx context.Context) error {
+	began := time.Now()
+	if err := p.Kernel.Start(ctx, p.Targets(), p.Config.ShutdownTimeout); err != nil {
+		return err
+	}
+	order, _ := p.Kernel.Resolve(p.Targets())
+	p.Log.Info("bam is ready", "version", p.Version, "modules", order,
+		"startup", time.Since(began).Round(time.Millisecond))
+	err := p.Kernel.WaitAndStop(ctx, p.Config.ShutdownTimeout)
+	if err == nil {
+		p.Log.Info("bam stopped")
+	}
+	return err
+}
+
+// Spec returns the registered service named name.
+func (p *Platform) Spec(name string) (Spec, bool) {
+	i := slices.IndexFunc(p.specs, func(s Spec) bool { return s.Name == name })
+	if i < 0 {
+		return Spec{}, false
+	}
+	return p.specs[i], true
+}
+
+// Specs lists the registered services.
+func (p *Platform) Specs() []Spec { return slices.Clone(p.specs) }
+
+// StoreURL is where service keeps its data: its own SQLite file under the
+// data directory, or the configured PostgreSQL server (in a schema named
+// after the service, applied by OpenStore).
+func (p *Platform) StoreURL(service string) string {
+	if p.Config.Database.URL != "" {
+		return p.Config.Database.URL
+	}
+	return "sqlite:" + filepath.Join(p.Config.DataDir, service+".db")
+}
+
+// OpenStore opens service's database and applies its migrations.
+func (p *Platform) OpenStore(ctx context.Context, service string, sets ...store.MigrationSet) (*store.DB, error) {
+	db, err := store.Open(ctx, p.StoreURL(service), store.Options{Name: service, Schema: service})
+	if err != nil {
+		return nil, fmt.Errorf("%s database: %w", service, err)
+	}
+	if err := db.Migrate(ctx, sets...); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s database: %w", service, err)
+	}
+	return db, nil
+}
