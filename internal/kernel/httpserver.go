@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +22,7 @@ type HTTPServer struct {
 	Log     *slog.Logger
 
 	srv    *http.Server
-	ln     net.Listener
+	bound  atomic.Pointer[string] // the listener's address, once bound
 	failed chan error
 }
 
@@ -31,7 +32,8 @@ func (s *HTTPServer) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.ln = ln
+	addr := ln.Addr().String()
+	s.bound.Store(&addr)
 	s.failed = make(chan error, 1)
 	s.srv = &http.Server{
 		Handler:           s.Handler,
@@ -62,12 +64,13 @@ func (s *HTTPServer) Stop(ctx context.Context) error {
 // Failed implements Failer.
 func (s *HTTPServer) Failed() <-chan error { return s.failed }
 
-// BoundAddr returns the bound address once started (useful with port 0).
+// BoundAddr returns the bound address once started (useful with port 0),
+// or "" before; safe to call from any goroutine.
 func (s *HTTPServer) BoundAddr() string {
-	if s.ln == nil {
-		return ""
+	if a := s.bound.Load(); a != nil {
+		return *a
 	}
-	return s.ln.Addr().String()
+	return ""
 }
 
 // displayAddr turns a wildcard listen address into one a person can click.
