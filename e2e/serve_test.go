@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"net"
 	"os/exec"
 	"strings"
@@ -24,6 +25,10 @@ func TestServe(t *testing.T) {
 	code, body := get(t, ops+"/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "process_resident_memory_bytes") {
 		t.Errorf("/metrics = %d, lacks runtime metrics", code)
+	}
+	gw := fmt.Sprint(p.waitLog("listening", map[string]string{"server": "gateway"}, 10*time.Second)["addr"])
+	if code, body := get(t, gw+"/v1/nowhere"); code != 404 || !strings.Contains(body, `"code":"gateway.route_not_found"`) {
+		t.Errorf("gateway /v1/nowhere = %d %s", code, body)
 	}
 	if err := p.stop(30 * time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.output())

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,6 +48,10 @@ type Module struct {
 	Name string
 	// Deps are started before this module and stopped after it.
 	Deps []string
+	// After orders this module after others when they run in the same
+	// process, without requiring them (the gateway starts after the
+	// services it fronts in-process, and stops before them).
+	After []string
 	// Init builds the service. It runs in dependency order, so it may use
 	// what its dependencies built. A nil Init makes a grouping module (like
 	// "all") that only pulls in its dependencies.
@@ -97,7 +102,7 @@ func New(log *slog.Logger, modules ...Module) (*Kernel, error) {
 		k.modules[m.Name] = m
 	}
 	for _, m := range modules {
-		for _, d := range m.Deps {
+		for _, d := range append(slices.Clone(m.Deps), m.After...) {
 			if _, ok := k.modules[d]; !ok {
 				return nil, fmt.Errorf("kernel: module %q depends on unknown module %q", m.Name, d)
 			}
@@ -117,10 +122,29 @@ func (k *Kernel) Names() []string {
 }
 
 // Resolve returns the modules to start for targets, each after its
-// dependencies, in a deterministic order (targets and dependencies in the
-// order given). An unknown name or a dependency cycle is an error that
-// names it.
+// dependencies and after the modules it runs After that are also in the
+// set, in a deterministic order (targets and dependencies in the order
+// given). An unknown name or a dependency cycle is an error that names it.
 func (k *Kernel) Resolve(targets []string) ([]string, error) {
+	if len(targets) == 0 {
+		return nil, errors.New("kernel: no services requested")
+	}
+	// First the set: the targets and, transitively, their Deps.
+	first, err := k.order(targets, func(m Module) []string { return m.Deps }, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Then the order within the set, which After also constrains.
+	in := map[string]bool{}
+	for _, n := range first {
+		in[n] = true
+	}
+	return k.order(first, func(m Module) []string { return append(slices.Clone(m.Deps), m.After...) }, in)
+}
+
+// order is a depth-first topological sort from roots along edges; with a
+// non-nil set, edges to modules outside it are ignored.
+func (k *Kernel) order(roots []string, edges func(Module) []string, set map[string]bool) ([]string, error) {
 	var (
 		order []string
 		done  = map[string]bool{}
@@ -128,20 +152,18 @@ func (k *Kernel) Resolve(targets []string) ([]string, error) {
 	)
 	var visit func(name string) error
 	visit = func(name string) error {
-		if done[name] {
+		if done[name] || (set != nil && !set[name]) {
 			return nil
 		}
-		for i, p := range path {
-			if p == name {
-				return fmt.Errorf("kernel: dependency cycle: %s", strings.Join(append(path[i:], name), " -> "))
-			}
+		if i := slices.Index(path, name); i >= 0 {
+			return fmt.Errorf("kernel: dependency cycle: %s", strings.Join(append(path[i:], name), " -> "))
 		}
 		m, ok := k.modules[name]
 		if !ok {
 			return fmt.Errorf("kernel: unknown service %q (known: %s)", name, strings.Join(k.Names(), ", "))
 		}
 		path = append(path, name)
-		for _, d := range m.Deps {
+		for _, d := range edges(m) {
 			if err := visit(d); err != nil {
 				return err
 			}
@@ -151,10 +173,7 @@ func (k *Kernel) Resolve(targets []string) ([]string, error) {
 		order = append(order, name)
 		return nil
 	}
-	if len(targets) == 0 {
-		return nil, errors.New("kernel: no services requested")
-	}
-	for _, t := range targets {
+	for _, t := range roots {
 		if err := visit(strings.TrimSpace(t)); err != nil {
 			return nil, err
 		}

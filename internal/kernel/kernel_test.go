@@ -107,6 +107,32 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+func TestResolveAfter(t *testing.T) {
+	rec := &recorder{}
+	auth, _ := module(rec, "auth")
+	content, _ := module(rec, "content")
+	gw, _ := module(rec, "gateway")
+	gw.After = []string{"auth", "content"}
+	k := newKernel(t, gw, auth, content)
+	for targets, want := range map[string]string{
+		"gateway auth":         "auth gateway",         // ordered after what runs with it
+		"gateway":              "gateway",              // without pulling it in
+		"gateway content auth": "auth content gateway", // After order, then targets
+	} {
+		order, err := k.Resolve(strings.Fields(targets))
+		if err != nil || strings.Join(order, " ") != want {
+			t.Errorf("Resolve(%s) = %v, %v; want %s", targets, order, err, want)
+		}
+	}
+	loop, _ := module(rec, "loop")
+	loop.After = []string{"gateway"}
+	gw.Deps = []string{"loop"}
+	k = newKernel(t, gw, auth, content, loop)
+	if _, err := k.Resolve([]string{"gateway"}); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("After cycle not reported: %v", err)
+	}
+}
+
 func TestResolveCycle(t *testing.T) {
 	rec := &recorder{}
 	a, _ := module(rec, "a", "b")

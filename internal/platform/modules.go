@@ -2,13 +2,20 @@ package platform
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/gateway"
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/ops"
+	"github.com/bamhq/bam/internal/transport"
 )
 
 // opsModule serves /metrics, /healthz and /readyz for the whole process.
@@ -50,9 +57,86 @@ func (s busService) Start(context.Context) error     { return nil }
 func (s busService) Stop(context.Context) error      { return s.b.Close() }
 func (s busService) Ready(ctx context.Context) error { return s.b.Ready(ctx) }
 
-// serviceModule turns a service's Spec into a kernel module.
+// serviceModule turns a service's Spec into a kernel module. A service
+// with an API gets its own listener when no gateway runs beside it.
 func (p *Platform) serviceModule(s Spec) kernel.Module {
 	return kernel.Module{Name: s.Name, Deps: s.Deps, Init: func(ctx context.Context) (kernel.Service, error) {
-		return s.New(ctx, p)
+		svc, err := s.New(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		hs, ok := svc.(HTTPService)
+		if !ok {
+			return svc, nil
+		}
+		p.mu.Lock()
+		p.handlers[s.Name] = hs.Handler()
+		p.mu.Unlock()
+		if p.runs(ModuleGateway) || s.Addr == "" {
+			return svc, nil
+		}
+		return &withListener{Service: svc, HTTPServer: &kernel.HTTPServer{
+			Name: s.Name, Addr: s.Addr, Handler: hs.Handler(), Log: p.Log}}, nil
+	}}
+}
+
+// withListener runs a service and serves its API on its own port: the
+// listener starts after the service and stops (draining) before it.
+type withListener struct {
+	kernel.Service
+	*kernel.HTTPServer
+}
+
+func (w *withListener) Start(ctx context.Context) error {
+	if err := w.Service.Start(ctx); err != nil {
+		return err
+	}
+	if err := w.HTTPServer.Start(ctx); err != nil {
+		return errors.Join(err, w.Service.Stop(ctx))
+	}
+	return nil
+}
+
+func (w *withListener) Stop(ctx context.Context) error {
+	return errors.Join(w.HTTPServer.Stop(ctx), w.Service.Stop(ctx))
+}
+
+func (w *withListener) Ready(ctx context.Context) error {
+	if rc, ok := w.Service.(kernel.ReadyChecker); ok {
+		return rc.Ready(ctx)
+	}
+	return nil
+}
+
+// gatewayModule serves the public API: each service's routes, proxied to
+// the service in this process or to its configured replicas.
+func (p *Platform) gatewayModule() kernel.Module {
+	var after []string
+	for _, s := range p.specs {
+		after = append(after, s.Name)
+	}
+	return kernel.Module{Name: ModuleGateway, After: after, Init: func(context.Context) (kernel.Service, error) {
+		var routes []gateway.Route
+		upstreams := map[string]http.RoundTripper{}
+		for _, s := range p.specs {
+			for _, prefix := range s.Routes {
+				routes = append(routes, gateway.Route{Prefix: prefix, Upstream: s.Name})
+			}
+			if h, ok := p.Handler(s.Name); ok {
+				upstreams[s.Name] = transport.InProcess(h)
+			} else if s.Upstream != "" {
+				r, err := transport.NewReplicas(strings.Split(s.Upstream, ","))
+				if err != nil {
+					return nil, fmt.Errorf("%s upstream: %w", s.Name, err)
+				}
+				upstreams[s.Name] = r
+			}
+		}
+		gw, err := gateway.New(routes, upstreams, p.Log)
+		if err != nil {
+			return nil, err
+		}
+		return &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
+			Handler: httpx.Stack(ModuleGateway, p.Log, gw), Log: p.Log}, nil
 	}}
 }

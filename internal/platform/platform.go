@@ -11,8 +11,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/bamhq/bam/internal/bus"
@@ -23,9 +25,10 @@ import (
 
 // Infrastructure module names, usable as dependencies by services.
 const (
-	ModuleOps = "ops"
-	ModuleBus = "bus"
-	ModuleAll = "all"
+	ModuleOps     = "ops"
+	ModuleBus     = "bus"
+	ModuleGateway = "gateway"
+	ModuleAll     = "all"
 )
 
 // Spec is what a service contributes to the platform.
@@ -36,9 +39,27 @@ type Spec struct {
 	// Migrations are applied to the service's own database at start and by
 	// `bam migrate` (its own set first, then outbox/inbox when it uses them).
 	Migrations []store.MigrationSet
+	// Routes are the public path prefixes the gateway sends to this
+	// service ("/v1/auth/").
+	Routes []string
+	// Addr is the service's own listener ("host:port"), served when the
+	// gateway is not in the same process (split mode).
+	Addr string
+	// Upstream lists the service's replicas ("http://auth-1:8081,…") for a
+	// gateway that does not run the service in-process.
+	Upstream string
 	// New builds the running service. The platform's Bus is open by then
-	// when ModuleBus is among Deps.
+	// when ModuleBus is among Deps. A service with an API returns an
+	// HTTPService.
 	New func(ctx context.Context, p *Platform) (kernel.Service, error)
+}
+
+// HTTPService is a service with an HTTP API. Handler is complete: routes
+// wrapped in the service's own middleware (httpx.Stack), so it behaves the
+// same behind the in-process transport and on its own listener.
+type HTTPService interface {
+	kernel.Service
+	Handler() http.Handler
 }
 
 // Platform is one bam process: its configuration, logger, kernel, and the
@@ -52,14 +73,17 @@ type Platform struct {
 	// Bus is set once the bus module has started.
 	Bus *bus.Bus
 
-	specs []Spec
+	specs    []Spec
+	mu       sync.Mutex
+	handlers map[string]http.Handler // APIs of the services started in this process
+	running  map[string]bool         // the modules this process runs, once resolved
 }
 
 // New registers the infrastructure modules and the given services.
 func New(cfg config.Config, log *slog.Logger, version string, services ...Spec) (*Platform, error) {
-	p := &Platform{Config: cfg, Log: log, Version: version, specs: services}
-	all := kernel.Module{Name: ModuleAll, Deps: []string{ModuleBus}}
-	modules := []kernel.Module{p.opsModule(), p.busModule()}
+	p := &Platform{Config: cfg, Log: log, Version: version, specs: services, handlers: map[string]http.Handler{}}
+	all := kernel.Module{Name: ModuleAll, Deps: []string{ModuleBus, ModuleGateway}}
+	modules := []kernel.Module{p.opsModule(), p.busModule(), p.gatewayModule()}
 	for _, s := range services {
 		modules = append(modules, p.serviceModule(s))
 		all.Deps = append(all.Deps, s.Name)
@@ -84,17 +108,41 @@ func (p *Platform) Targets() []string {
 // within the shutdown timeout. nil means a clean stop on request.
 func (p *Platform) Run(ctx context.Context) error {
 	began := time.Now()
+	order, err := p.Kernel.Resolve(p.Targets())
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.running = map[string]bool{}
+	for _, name := range order {
+		p.running[name] = true
+	}
+	p.mu.Unlock()
 	if err := p.Kernel.Start(ctx, p.Targets(), p.Config.ShutdownTimeout); err != nil {
 		return err
 	}
-	order, _ := p.Kernel.Resolve(p.Targets())
 	p.Log.Info("bam is ready", "version", p.Version, "modules", order,
 		"startup", time.Since(began).Round(time.Millisecond))
-	err := p.Kernel.WaitAndStop(ctx, p.Config.ShutdownTimeout)
+	err = p.Kernel.WaitAndStop(ctx, p.Config.ShutdownTimeout)
 	if err == nil {
 		p.Log.Info("bam stopped")
 	}
 	return err
+}
+
+// runs reports whether this process runs the module name.
+func (p *Platform) runs(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running[name]
+}
+
+// Handler returns the API of a service started in this process.
+func (p *Platform) Handler(service string) (http.Handler, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h, ok := p.handlers[service]
+	return h, ok
 }
 
 // Spec returns the registered service named name.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
+	"net/http"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/outbox"
@@ -43,6 +46,19 @@ type notes struct {
 func (n *notes) Start(ctx context.Context) error { return n.out.Start(ctx) }
 func (n *notes) Stop(ctx context.Context) error  { return errorsJoin(n.out.Stop(ctx), n.db.Close()) }
 
+// Handler serves POST /v1/notes/{id}: the notes API behind the gateway.
+func (n *notes) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/notes/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.create(r.Context(), r.PathValue("id")); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	return httpx.Stack(n.name, quiet(), mux)
+}
+
 func (n *notes) create(ctx context.Context, id string) error {
 	ev, err := bus.NewEvent(n.name, "bam."+n.name+".note.created", id, map[string]string{"id": id})
 	if err != nil {
@@ -56,9 +72,10 @@ func (n *notes) create(ctx context.Context, id string) error {
 	})
 }
 
-func notesSpec(name string, ready chan<- *notes) platform.Spec {
+func notesSpec(name, addr string, ready chan<- *notes) platform.Spec {
 	return platform.Spec{
 		Name: name, Deps: []string{platform.ModuleBus},
+		Routes: []string{"/v1/notes/"}, Addr: addr, Upstream: "http://" + addr,
 		Migrations: []store.MigrationSet{migrations(name, "notes"), outbox.Migrations},
 		New: func(ctx context.Context, p *platform.Platform) (kernel.Service, error) {
 			s, _ := p.Spec(name)
@@ -133,11 +150,26 @@ func run(t *testing.T, cfg config.Config, specs ...platform.Spec) {
 	})
 }
 
-func exercise(t *testing.T, n *notes, s *tally) {
+// exercise creates notes through the public gateway and waits for the
+// tally to have counted each exactly once.
+func exercise(t *testing.T, gatewayAddr string, s *tally) {
 	const count = 25
 	for i := range count {
-		if err := n.create(t.Context(), fmt.Sprintf("note-%02d", i)); err != nil {
+		url := fmt.Sprintf("http://%s/v1/notes/note-%02d", gatewayAddr, i)
+		var resp *http.Response
+		var err error
+		for range 100 { // the gateway may still be starting
+			if resp, err = http.Post(url, "", nil); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
 			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %s = %d", url, resp.StatusCode)
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -154,8 +186,10 @@ func TestOneProcess(t *testing.T) {
 	producer, consumer := bustest.ServiceName(), bustest.ServiceName()
 	nc, tc := make(chan *notes, 1), make(chan *tally, 1)
 	cfg := testConfig(t)
-	run(t, cfg, notesSpec(producer, nc), tallySpec(consumer, producer, tc))
-	exercise(t, <-nc, <-tc)
+	cfg.HTTP.Addr = freeAddr(t)
+	run(t, cfg, notesSpec(producer, "", nc), tallySpec(consumer, producer, tc))
+	<-nc
+	exercise(t, cfg.HTTP.Addr, <-tc)
 }
 
 // TestSplit runs each service in its own platform against external NATS
@@ -169,14 +203,29 @@ func TestSplit(t *testing.T) {
 		_ = js.DeleteStream(context.Background(), bus.StreamName(producer))
 	})
 	nc, tc := make(chan *notes, 1), make(chan *tally, 1)
+	notesAddr, gatewayAddr := freeAddr(t), freeAddr(t)
 
-	for _, s := range []platform.Spec{notesSpec(producer, nc), tallySpec(consumer, producer, tc)} {
+	// Three processes: notes on its own listener, tally, and a gateway
+	// that reaches notes over HTTP.
+	for _, svc := range []string{producer, consumer, platform.ModuleGateway} {
 		cfg := testConfig(t)
-		cfg.Services = []string{s.Name}
+		cfg.Services = []string{svc}
+		cfg.HTTP.Addr = gatewayAddr
 		cfg.NATS.URL, cfg.Database.URL = natsURL, pgURL
-		run(t, cfg, notesSpec(producer, nc), tallySpec(consumer, producer, tc))
+		run(t, cfg, notesSpec(producer, notesAddr, nc), tallySpec(consumer, producer, tc))
 	}
-	exercise(t, <-nc, <-tc)
+	<-nc
+	exercise(t, gatewayAddr, <-tc)
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func dropSchemas(t *testing.T, url string, schemas ...string) {
