@@ -18,6 +18,7 @@ import "time"
 type Config struct {
 	Services        []string      `koanf:"services" flag:"services" help:"Services to run in this process: all, or a comma-separated list"`
 	DataDir         string        `koanf:"data_dir" flag:"data-dir" help:"Directory for embedded data: SQLite files, the NATS store, local files"`
+	PublicURL       string        `koanf:"public_url" help:"The URL clients reach the gateway at: token issuer, links in mails"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" help:"How long a stopping process waits for in-flight requests to finish"`
 	Log             Log           `koanf:"log"`
 	HTTP            HTTP          `koanf:"http"`
@@ -26,6 +27,7 @@ type Config struct {
 	NATS            NATS          `koanf:"nats"`
 	Redis           Redis         `koanf:"redis"`
 	OTel            OTel          `koanf:"otel"`
+	Auth            Auth          `koanf:"auth"`
 }
 
 // Log configures structured logging.
@@ -66,16 +68,44 @@ type OTel struct {
 	SampleRatio float64 `koanf:"sample_ratio" help:"Fraction of new traces to sample, 0 to 1 (a sampled parent is always followed)"`
 }
 
+// Auth configures the auth service.
+type Auth struct {
+	Addr                 string        `koanf:"addr" help:"The auth service's own listener, used when it runs without the gateway"`
+	URL                  string        `koanf:"url" help:"Where a gateway without auth in-process reaches it: comma-separated replica URLs"`
+	Secret               string        `koanf:"secret" secret:"true" help:"Encrypts signing keys and MFA secrets at rest (32+ characters). Empty: generated once into data_dir/auth.secret"`
+	Audience             string        `koanf:"audience" help:"The aud claim of access tokens"`
+	AccessTokenTTL       time.Duration `koanf:"access_token_ttl" help:"Lifetime of access tokens"`
+	SessionTTL           time.Duration `koanf:"session_ttl" help:"A session (and its refresh tokens) ends this long after sign-in"`
+	RefreshReuseGrace    time.Duration `koanf:"refresh_reuse_grace" help:"A rotated refresh token used again within this window returns the same new one (tabs refreshing at once)"`
+	KeyRotation          time.Duration `koanf:"key_rotation" help:"Rotate the signing key this often (0: only with bam auth rotate-keys)"`
+	SigningAlg           string        `koanf:"signing_alg" help:"Access token signature: EdDSA or ES256"`
+	RequireVerifiedEmail bool          `koanf:"require_verified_email" help:"Refuse password sign-in until the email is verified"`
+	MailURL              string        `koanf:"mail_url" secret:"url" help:"smtp://user:pass@host:587 or smtps://…; empty: mails written to data_dir/mail and logged"`
+	MailFrom             string        `koanf:"mail_from" help:"Sender address of auth mails"`
+	BreachedPasswords    string        `koanf:"breached_passwords" help:"Path of a local breached-password list (SHA-1 HASH:COUNT lines); empty: no check"`
+}
+
 // Defaults returns the configuration a fresh checkout runs with: every
 // service in one process, all data under ./bam_data.
 func Defaults() Config {
 	return Config{
 		Services:        []string{"all"},
 		DataDir:         "./bam_data",
+		PublicURL:       "http://localhost:8080",
 		ShutdownTimeout: 20 * time.Second,
 		Log:             Log{Level: "info", Format: "text"},
 		HTTP:            HTTP{Addr: ":8080"},
 		Ops:             Ops{Addr: ":9090"},
 		OTel:            OTel{SampleRatio: 1},
+		Auth: Auth{
+			Addr:              ":8081",
+			Audience:          "bam",
+			AccessTokenTTL:    15 * time.Minute,
+			SessionTTL:        30 * 24 * time.Hour,
+			RefreshReuseGrace: 10 * time.Second,
+			KeyRotation:       30 * 24 * time.Hour,
+			SigningAlg:        "EdDSA",
+			MailFrom:          "bam <no-reply@localhost>",
+		},
 	}
 }

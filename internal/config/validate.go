@@ -80,7 +80,7 @@ func (c Config) Validate() error {
 	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
 		bad("log.format", c.Log.Format, "text or json")
 	}
-	for key, addr := range map[string]string{"http.addr": c.HTTP.Addr, "ops.addr": c.Ops.Addr} {
+	for key, addr := range map[string]string{"http.addr": c.HTTP.Addr, "ops.addr": c.Ops.Addr, "auth.addr": c.Auth.Addr} {
 		if !isHostPort(addr) {
 			bad(key, addr, `host:port, e.g. ":8080" or "127.0.0.1:8080"`)
 		}
@@ -101,11 +101,48 @@ func (c Config) Validate() error {
 	checkURL("nats.url", c.NATS.URL, "nats", "tls")
 	checkURL("redis.url", c.Redis.URL, "redis", "rediss")
 	checkURL("otel.endpoint", c.OTel.Endpoint, "http", "https")
+	checkURL("public_url", c.PublicURL, "http", "https")
+	if c.PublicURL == "" {
+		bad("public_url", "", "the URL clients reach the gateway at, e.g. https://api.example.com")
+	}
+	checkURL("auth.mail_url", c.Auth.MailURL, "smtp", "smtps")
+	for _, u := range splitList(c.Auth.URL) {
+		checkURL("auth.url", u, "http", "https")
+	}
+	if c.Auth.Secret != "" && len(c.Auth.Secret) < 32 {
+		bad("auth.secret", Masked, "at least 32 characters of random text (e.g. openssl rand -base64 32)")
+	}
+	for key, d := range map[string]time.Duration{"auth.access_token_ttl": c.Auth.AccessTokenTTL,
+		"auth.session_ttl": c.Auth.SessionTTL} {
+		if d <= 0 {
+			bad(key, d.String(), "a positive duration")
+		}
+	}
+	for key, d := range map[string]time.Duration{"auth.refresh_reuse_grace": c.Auth.RefreshReuseGrace,
+		"auth.key_rotation": c.Auth.KeyRotation} {
+		if d < 0 {
+			bad(key, d.String(), "zero or a positive duration")
+		}
+	}
+	if !slices.Contains([]string{"EdDSA", "ES256"}, c.Auth.SigningAlg) {
+		bad("auth.signing_alg", c.Auth.SigningAlg, "EdDSA or ES256")
+	}
 	if c.OTel.SampleRatio < 0 || c.OTel.SampleRatio > 1 {
 		bad("otel.sample_ratio", strconv.FormatFloat(c.OTel.SampleRatio, 'g', -1, 64), "a number from 0 to 1")
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func isHostPort(addr string) bool {
