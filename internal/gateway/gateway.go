@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
 )
@@ -94,8 +96,8 @@ func newProxy(name string, rt http.RoundTripper, log *slog.Logger) http.Handler 
 			pr.Out.Host = pr.In.Host // services see the public host
 			pr.SetXForwarded()       // incoming X-Forwarded-* were dropped: never trust the client's
 		},
-		Transport:     rt,
-		FlushInterval: -1, // flush at once: SSE and streamed downloads pass through
+		Transport:     otelhttp.NewTransport(rt), // the upstream call is a child span, with traceparent sent on
+		FlushInterval: -1,                        // flush at once: SSE and streamed downloads pass through
 		BufferPool:    bufferPool{},
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -21,7 +21,7 @@ func Stack(service string, logger *slog.Logger, h http.Handler) http.Handler {
 		h = ProblemMux(mux)
 	}
 	h = Recover(logger)(h)
-	h = AccessLog(logger)(h)
+	h = AccessLog(logger.With("service", service))(h)
 	h = Metrics(service)(h)
 	h = RequestID(h)
 	h = withLoggerHandler(logger, h)
