@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bamhq/bam/internal/auth"
 	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/platform"
 	"github.com/bamhq/bam/internal/telemetry"
@@ -44,10 +45,10 @@ func newPlatform(cmd *cobra.Command, w io.Writer) (*platform.Platform, error) {
 		return nil, err
 	}
 	slog.SetDefault(log)
-	return platform.New(cfg, log, version(), services()...)
+	return platform.New(cfg, log, version(), services(cfg)...)
 }
 
 // services lists every service this binary can run.
-func services() []platform.Spec {
-	return nil
+func services(cfg config.Config) []platform.Spec {
+	return []platform.Spec{auth.Spec(cfg)}
 }

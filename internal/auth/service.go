@@ -1,0 +1,124 @@
+package auth
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bamhq/bam/internal/auth/keys"
+	"github.com/bamhq/bam/internal/auth/mail"
+	"github.com/bamhq/bam/internal/auth/password"
+	"github.com/bamhq/bam/internal/auth/throttle"
+	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/outbox"
+	"github.com/bamhq/bam/internal/store"
+)
+
+// Options configure the service; module.go fills them from bam's config.
+type Options struct {
+	Issuer               string // iss of tokens: the public URL clients reach bam at
+	Audience             string
+	SiteURL              string // base of links in mails
+	AccessTokenTTL       time.Duration
+	SessionTTL           time.Duration
+	RefreshReuseGrace    time.Duration
+	RequireVerifiedEmail bool
+	// Secret (32+ bytes) seals signing keys and MFA secrets and keys the
+	// refresh-token successor HMAC; the same on every replica.
+	Secret []byte
+	Clock  func() time.Time
+}
+
+// Deps are what the service is built from.
+type Deps struct {
+	DB       *store.DB
+	Outbox   *outbox.Outbox
+	Keys     *keys.Manager
+	Hasher   *password.Hasher
+	Policy   password.Policy
+	Mail     mail.Sender
+	Throttle *throttle.Throttle
+	Log      *slog.Logger
+}
+
+// Service is the auth service's logic. Its HTTP face is in http.go.
+type Service struct {
+	Deps
+	opts       Options
+	refreshKey []byte // HMAC key for refresh-token successors
+	verifier   *authn.Verifier
+	deny       *authn.DenyList
+}
+
+// Migrations are the auth database's schema sets, in order.
+var Migrations = []store.MigrationSet{schema, keys.Migrations, throttle.Migrations, outbox.Migrations}
+
+// New builds the service from its dependencies.
+func New(ctx context.Context, d Deps, o Options) (*Service, error) {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if len(o.Secret) < 32 {
+		return nil, errors.New("auth: the secret must have at least 32 bytes")
+	}
+	refreshKey, err := hkdf.Key(sha256.New, o.Secret, nil, "bam auth refresh-token successor", 32)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{Deps: d, opts: o, refreshKey: refreshKey}
+	if err := d.Keys.Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("auth: signing keys: %w", err)
+	}
+	s.deny = authn.NewDenyList(authn.DenyListOptions{TokenLifetime: o.AccessTokenTTL, Clock: o.Clock})
+	s.verifier, err = authn.NewVerifier(authn.Options{
+		Issuer: o.Issuer, Audience: o.Audience, Keys: &managerKeys{m: d.Keys}, DenyList: s.deny, Clock: o.Clock})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Verifier verifies the tokens this service issues, with no network hop:
+// keys come straight from the key manager.
+func (s *Service) Verifier() *authn.Verifier { return s.verifier }
+
+// DenyList is the verifier's list of revoked sessions (fed by Follow).
+func (s *Service) DenyList() *authn.DenyList { return s.deny }
+
+func (s *Service) now() time.Time { return s.opts.Clock().UTC().Truncate(time.Microsecond) }
+
+// managerKeys serves the key manager's published keys to the verifier,
+// re-reading them at most every few seconds, or at once for an unknown kid
+// (a rotation done by another replica).
+type managerKeys struct {
+	m       *keys.Manager
+	mu      sync.Mutex
+	src     authn.KeySource
+	fetched time.Time
+}
+
+func (k *managerKeys) Key(ctx context.Context, kid string) (authn.Key, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	age := time.Since(k.fetched)
+	if k.src != nil && age < 5*time.Second {
+		key, err := k.src.Key(ctx, kid)
+		if err == nil || age < time.Second { // an unknown kid re-reads at most once a second
+			return key, err
+		}
+	}
+	set, err := k.m.JWKS(ctx)
+	if err != nil {
+		return authn.Key{}, err
+	}
+	if k.src, err = authn.StaticKeys(set); err != nil {
+		return authn.Key{}, err
+	}
+	k.fetched = time.Now()
+	return k.src.Key(ctx, kid)
+}

@@ -1,0 +1,125 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/bamhq/bam/internal/auth/throttle"
+	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/store"
+)
+
+// errInvalidCredentials is the one answer to every failed sign-in —
+// unknown email, wrong password, disabled account, locked out — so an
+// answer never tells whether an account exists.
+var errInvalidCredentials = errs.E(errs.Invalid, "auth.invalid_credentials", "invalid email or password")
+
+// tooManyAttempts is the answer while a throttle blocks; Retry-After says
+// how long. It is given for unknown and known emails alike.
+func tooManyAttempts(retry time.Duration) error {
+	return &retryError{errs.E(errs.TooManyRequests, "auth.too_many_attempts",
+		"too many attempts; try again in %d seconds", int(retry.Seconds())+1), retry}
+}
+
+// retryError carries the Retry-After of a 429.
+type retryError struct {
+	err   *errs.Error
+	after time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+func retryAfterHeader(w http.ResponseWriter, err error) {
+	var re *retryError
+	if errors.As(err, &re) {
+		w.Header().Set("Retry-After", throttle.RetryAfter(re.after))
+	}
+}
+
+// SignInWithPassword is the password grant: it checks the throttles, the
+// password (or spends the same time when there is no such user), and
+// starts a session — or, for a user with MFA, returns a challenge.
+func (s *Service) SignInWithPassword(ctx context.Context, email, pw string) (TokenResponse, error) {
+	email = normalizeEmail(email)
+	keys := []string{throttle.AccountKey("signin", email), throttle.IPKey("signin", clientFrom(ctx).IP)}
+	if retry, err := s.Throttle.Check(ctx, keys...); err != nil {
+		return TokenResponse{}, err
+	} else if retry > 0 {
+		return TokenResponse{}, tooManyAttempts(retry)
+	}
+
+	u, err := userByEmail(ctx, s.DB.SQL(), email)
+	if errors.Is(err, errUserNotFound) || (err == nil && u.passwordHash == "") {
+		if err := s.Hasher.DummyVerify(ctx, pw); err != nil {
+			return TokenResponse{}, err
+		}
+		return TokenResponse{}, s.signInFailed(ctx, keys, "", "password", "unknown_email")
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	ok, rehash, err := s.Hasher.Verify(ctx, pw, u.passwordHash)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if !ok || u.Disabled {
+		reason := "wrong_password"
+		if ok {
+			reason = "disabled"
+		}
+		return TokenResponse{}, s.signInFailed(ctx, keys, u.ID, "password", reason)
+	}
+	if s.opts.RequireVerifiedEmail && !u.EmailVerified {
+		return TokenResponse{}, errs.E(errs.Forbidden, "auth.email_not_verified",
+			"verify your email address before signing in")
+	}
+	if err := s.Throttle.Reset(ctx, keys[0]); err != nil {
+		return TokenResponse{}, err
+	}
+	if rehash {
+		s.rehash(ctx, u.ID, pw)
+	}
+	if u.MFAEnabled {
+		return s.mfaChallenge(ctx, u, []string{AMRPassword})
+	}
+	var resp TokenResponse
+	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
+		resp, err = s.startSession(ctx, tx, u, []string{AMRPassword}, AAL1)
+		return err
+	})
+	return resp, err
+}
+
+// signInFailed records a failure against the throttles, the audit trail
+// and the bus, and returns the uniform answer.
+func (s *Service) signInFailed(ctx context.Context, keys []string, userID, method, reason string) error {
+	if err := s.Throttle.Fail(ctx, keys...); err != nil {
+		return err
+	}
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.audit(ctx, tx, userID, "login.failed", userID, map[string]any{"method": method, "reason": reason}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, EventLoginFailed, userID,
+			LoginFailedEvent{Sub: userID, Method: method, IP: clientFrom(ctx).IP, Reason: reason})
+	})
+	if err != nil {
+		return err
+	}
+	return errInvalidCredentials
+}
+
+// rehash stores the password under the current hashing parameters; a
+// failure only costs the upgrade, never the sign-in.
+func (s *Service) rehash(ctx context.Context, userID, pw string) {
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err == nil {
+		err = setPasswordHash(ctx, s.DB.SQL(), userID, hash, s.now())
+	}
+	if err != nil {
+		s.Log.WarnContext(ctx, "password rehash failed", "user", userID, "err", err)
+	}
+}

@@ -1,0 +1,120 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/store"
+)
+
+// The SQL below runs unchanged on SQLite and PostgreSQL ($N placeholders,
+// TEXT for JSON, nullable timestamps for flags).
+
+const userColumns = `id, email, email_verified_at, password_hash, data, app_data, disabled_at, created_at, updated_at,
+	EXISTS (SELECT 1 FROM auth_mfa_factors f WHERE f.user_id = auth_users.id AND f.verified_at IS NOT NULL)`
+
+var errUserNotFound = errs.E(errs.NotFound, "auth.user_not_found", "no such user")
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var (
+		u                  User
+		verified, disabled sql.NullTime
+		hash               sql.NullString
+		data, appData      string
+	)
+	err := row.Scan(&u.ID, &u.Email, &verified, &hash, &data, &appData, &disabled, &u.CreatedAt, &u.UpdatedAt, &u.MFAEnabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, errUserNotFound
+	}
+	if err != nil {
+		return User{}, err
+	}
+	u.EmailVerified, u.Disabled = verified.Valid, disabled.Valid
+	u.passwordHash = hash.String
+	u.Data, u.AppData = json.RawMessage(data), json.RawMessage(appData)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, nil
+}
+
+func userByEmail(ctx context.Context, q store.Querier, email string) (User, error) {
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM auth_users WHERE email = $1`, email))
+}
+
+func userByID(ctx context.Context, q store.Querier, id string) (User, error) {
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM auth_users WHERE id = $1`, id))
+}
+
+// insertUser creates u; an email already taken is auth.email_taken.
+func insertUser(ctx context.Context, tx *store.Tx, u User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO auth_users
+		(id, email, email_verified_at, password_hash, data, app_data, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+		u.ID, u.Email, nullTime(u.EmailVerified, u.CreatedAt), nullString(u.passwordHash),
+		string(orEmptyObject(u.Data)), string(orEmptyObject(u.AppData)), u.CreatedAt)
+	if store.IsUniqueViolation(err) {
+		return errs.E(errs.Conflict, "auth.email_taken", "an account with this email already exists").
+			WithField("email", "taken", "already registered")
+	}
+	return err
+}
+
+func setPasswordHash(ctx context.Context, q store.Querier, userID, hash string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE auth_users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, now, userID)
+	return err
+}
+
+func setUserData(ctx context.Context, q store.Querier, userID string, data json.RawMessage, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE auth_users SET data = $1, updated_at = $2 WHERE id = $3`, string(data), now, userID)
+	return err
+}
+
+func markEmailVerified(ctx context.Context, q store.Querier, userID string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE auth_users SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $1
+		WHERE id = $2`, now, userID)
+	return err
+}
+
+// rolesOf returns the roles assigned to subject (a user or client id) and
+// the union of their permissions, both sorted.
+func rolesOf(ctx context.Context, q store.Querier, subject string) (roles, perms []string, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT r.name, r.permissions FROM auth_subject_roles s
+		JOIN auth_roles r ON r.name = s.role WHERE s.subject = $1 ORDER BY r.name`, subject)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var name, raw string
+		if err := rows.Scan(&name, &raw); err != nil {
+			return nil, nil, err
+		}
+		roles = append(roles, name)
+		var ps []string
+		if err := json.Unmarshal([]byte(raw), &ps); err != nil {
+			return nil, nil, err
+		}
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				perms = append(perms, p)
+			}
+		}
+	}
+	return roles, sortedCopy(perms), rows.Err()
+}
+
+func nullTime(valid bool, t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: valid} }
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func orEmptyObject(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || string(b) == "null" {
+		return json.RawMessage(`{}`)
+	}
+	return b
+}

@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/bamhq/bam/internal/store"
+)
+
+// accessClaims is what an access token carries: RFC 9068 claims plus bam's
+// roles and permissions. internal/authn verifies exactly this shape.
+type accessClaims struct {
+	Issuer        string   `json:"iss"`
+	Subject       string   `json:"sub"`
+	Audience      []string `json:"aud"`
+	Expiry        int64    `json:"exp"`
+	IssuedAt      int64    `json:"iat"`
+	NotBefore     int64    `json:"nbf"`
+	ID            string   `json:"jti"`
+	SessionID     string   `json:"sid,omitempty"`
+	ClientID      string   `json:"client_id,omitempty"`
+	Kind          string   `json:"kind"`
+	Roles         []string `json:"roles"`
+	Permissions   []string `json:"permissions"`
+	Scope         string   `json:"scope,omitempty"`
+	Email         string   `json:"email,omitempty"`
+	EmailVerified bool     `json:"email_verified"`
+	AMR           []string `json:"amr,omitempty"`
+	AAL           string   `json:"aal,omitempty"`
+}
+
+// refreshPrefix marks bam refresh tokens, so secret scanners and people
+// can tell them from access tokens and API keys.
+const refreshPrefix = "bamr_"
+
+// accessToken signs an access token for user in session sess.
+func (s *Service) accessToken(ctx context.Context, q store.Querier, u User, sess Session, now time.Time) (string, error) {
+	roles, perms, err := rolesOf(ctx, q, u.ID)
+	if err != nil {
+		return "", err
+	}
+	return s.Keys.Sign(ctx, accessClaims{
+		Issuer: s.opts.Issuer, Subject: u.ID, Audience: []string{s.opts.Audience},
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(s.opts.AccessTokenTTL).Unix(),
+		ID: newID(), SessionID: sess.ID, Kind: KindUser,
+		Roles: nonNil(roles), Permissions: nonNil(perms), Scope: strings.Join(perms, " "),
+		Email: u.Email, EmailVerified: u.EmailVerified, AMR: sess.AMR, AAL: sess.AAL,
+	})
+}
+
+// successor is the refresh token that replaces token: an HMAC of it under a
+// server secret. Deriving it (rather than drawing a random one) is what lets
+// a token presented twice within the grace window get the same new token
+// back, while only hashes are ever stored.
+func (s *Service) successor(token string) string {
+	mac := hmac.New(sha256.New, s.refreshKey)
+	mac.Write([]byte(token))
+	return refreshPrefix + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// startSession creates a session for u and its first refresh token, and
+// returns the token response.
+func (s *Service) startSession(ctx context.Context, tx *store.Tx, u User, amr []string, aal string) (TokenResponse, error) {
+	now := s.now()
+	c := clientFrom(ctx)
+	sess := Session{ID: newID(), UserID: u.ID, AAL: aal, AMR: amr, IP: c.IP, UserAgent: c.UserAgent,
+		CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
+	if err := insertSession(ctx, tx, sess); err != nil {
+		return TokenResponse{}, err
+	}
+	refresh := randomToken(refreshPrefix)
+	if err := insertRefreshToken(ctx, tx, hashToken(refresh), sess.ID, now, sess.ExpiresAt); err != nil {
+		return TokenResponse{}, err
+	}
+	if err := s.emit(ctx, tx, EventSessionCreated, sess.ID,
+		SessionEvent{SID: sess.ID, Sub: u.ID, AMR: amr, IP: c.IP, Agent: c.UserAgent}); err != nil {
+		return TokenResponse{}, err
+	}
+	if err := s.audit(ctx, tx, u.ID, "session.created", sess.ID, map[string]any{"amr": amr}); err != nil {
+		return TokenResponse{}, err
+	}
+	return s.tokenResponse(ctx, tx, u, sess, refresh, now)
+}
+
+func (s *Service) tokenResponse(ctx context.Context, q store.Querier, u User, sess Session, refresh string, now time.Time) (TokenResponse, error) {
+	access, err := s.accessToken(ctx, q, u, sess, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	roles, _, err := rolesOf(ctx, q, u.ID)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	u.Roles = nonNil(roles)
+	return TokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.opts.AccessTokenTTL.Seconds()),
+		RefreshToken: refresh, User: &u}, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,91 @@
+package authn_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/errs"
+)
+
+func TestDenyListSessions(t *testing.T) {
+	c := newClock()
+	d := authn.NewDenyList(authn.DenyListOptions{TokenLifetime: 15 * time.Minute, Clock: c.Now})
+	a := &authn.Principal{Subject: "usr_1", SessionID: "ses_a", IssuedAt: c.Now()}
+	b := &authn.Principal{Subject: "usr_1", SessionID: "ses_b", IssuedAt: c.Now()}
+	d.RevokeSession("ses_a", c.Now())
+	if !d.Revoked(a) || d.Revoked(b) {
+		t.Fatalf("Revoked(a, b) = %v, %v; want true, false", d.Revoked(a), d.Revoked(b))
+	}
+	c.Advance(15 * time.Minute) // every token of ses_a has expired: the entry goes
+	if d.Revoked(a) || d.Len() != 0 {
+		t.Fatalf("entry outlived the token lifetime: revoked=%v len=%d", d.Revoked(a), d.Len())
+	}
+}
+
+func TestDenyListSubjects(t *testing.T) {
+	c := newClock()
+	d := authn.NewDenyList(authn.DenyListOptions{TokenLifetime: 15 * time.Minute, Clock: c.Now})
+	before := &authn.Principal{Subject: "usr_1", SessionID: "s1", IssuedAt: c.Now().Add(-time.Minute)}
+	same := &authn.Principal{Subject: "usr_1", SessionID: "s2", IssuedAt: c.Now()}
+	after := &authn.Principal{Subject: "usr_1", SessionID: "s3", IssuedAt: c.Now().Add(time.Second)}
+	other := &authn.Principal{Subject: "usr_2", SessionID: "s4", IssuedAt: c.Now().Add(-time.Minute)}
+	d.RevokeSubject("usr_1", c.Now())
+	for _, tt := range []struct {
+		p    *authn.Principal
+		want bool
+	}{{before, true}, {same, true}, {after, false}, {other, false}} {
+		if got := d.Revoked(tt.p); got != tt.want {
+			t.Errorf("Revoked(%s issued %s) = %v, want %v", tt.p.Subject, tt.p.IssuedAt, got, tt.want)
+		}
+	}
+	// An older event arriving late does not move the cut-off back.
+	d.RevokeSubject("usr_1", c.Now().Add(-time.Hour))
+	if !d.Revoked(before) {
+		t.Error("late older event undid a revocation")
+	}
+	c.Advance(15 * time.Minute)
+	if d.Revoked(before) || d.Len() != 0 {
+		t.Errorf("subject entry outlived the token lifetime")
+	}
+}
+
+func TestDenyListBounded(t *testing.T) {
+	c := newClock()
+	d := authn.NewDenyList(authn.DenyListOptions{TokenLifetime: time.Minute, Clock: c.Now})
+	for i := range 1000 {
+		d.RevokeSession(string(rune('a'+i%26))+string(rune(i)), c.Now())
+		c.Advance(time.Second)
+	}
+	// Only the last minute's worth can be live.
+	if n := d.Len(); n > 60 {
+		t.Errorf("Len = %d, want <= 60", n)
+	}
+}
+
+func TestVerifyRevoked(t *testing.T) {
+	c := newClock()
+	ed := newEd25519(t, "ed-1")
+	deny := authn.NewDenyList(authn.DenyListOptions{Clock: c.Now})
+	v := newVerifier(t, newJWKSServer(t, ed), c, deny)
+	ctx := context.Background()
+	tok := sign(t, ed, userClaims(c.Now()))
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	deny.RevokeSession("ses_1", c.Now())
+	_, err := v.Verify(ctx, tok) // cached, still checked
+	wantCode(t, err, errs.Unauthenticated, authn.CodeTokenRevoked)
+
+	// Sign-out everywhere: old tokens of the subject fail, a new sign-in works.
+	c.Advance(time.Second)
+	old := sign(t, ed, with(userClaims(c.Now()), "sid", "ses_2"))
+	deny.RevokeSubject("usr_1", c.Now())
+	_, err = v.Verify(ctx, old) // uncached
+	wantCode(t, err, errs.Unauthenticated, authn.CodeTokenRevoked)
+	c.Advance(time.Second)
+	if _, err := v.Verify(ctx, sign(t, ed, with(userClaims(c.Now()), "sid", "ses_3"))); err != nil {
+		t.Fatalf("token issued after the revocation: %v", err)
+	}
+}
