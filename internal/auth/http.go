@@ -22,23 +22,37 @@ func (s *Service) Handler() http.Handler {
 	// Middleware goes inside the mux, per route, so the mux sets the route
 	// pattern on the request the metrics and logs see.
 	wrap := func(h http.Handler) http.Handler { return withClientInfo(authn.Middleware(s.verifier, nil)(h)) }
-	public := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, wrap(h)) }
-	authed := func(pattern string, h func(http.ResponseWriter, *http.Request, *authn.Principal)) {
-		mux.Handle(pattern, wrap(authn.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, _ := authn.FromContext(r.Context())
-			h(w, r, p)
-		}))))
+	r := router{
+		public: func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, wrap(h)) },
+		authed: func(pattern string, h func(http.ResponseWriter, *http.Request, *authn.Principal)) {
+			mux.Handle(pattern, wrap(authn.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				p, _ := authn.FromContext(r.Context())
+				h(w, r, p)
+			}))))
+		},
 	}
-	public("POST /v1/auth/signup", s.handleSignUp)
-	public("POST /v1/auth/token", s.handleToken)
-	authed("POST /v1/auth/logout", s.handleLogout)
-	authed("GET /v1/auth/user", s.handleGetUser)
-	authed("PATCH /v1/auth/user", s.handleUpdateUser)
-	authed("GET /v1/auth/sessions", s.handleSessions)
-	authed("DELETE /v1/auth/sessions/{id}", s.handleRevokeSession)
-	public("GET /.well-known/jwks.json", s.handleJWKS)
-	public("GET /.well-known/openid-configuration", s.handleDiscovery)
+	r.public("POST /v1/auth/signup", s.handleSignUp)
+	r.public("POST /v1/auth/token", s.handleToken)
+	r.authed("POST /v1/auth/logout", s.handleLogout)
+	r.authed("GET /v1/auth/user", s.handleGetUser)
+	r.authed("PATCH /v1/auth/user", s.handleUpdateUser)
+	r.authed("GET /v1/auth/sessions", s.handleSessions)
+	r.authed("DELETE /v1/auth/sessions/{id}", s.handleRevokeSession)
+	r.public("GET /.well-known/jwks.json", s.handleJWKS)
+	r.public("GET /.well-known/openid-configuration", s.handleDiscovery)
+	s.verifyRoutes(r)
+	s.mfaRoutes(r)
+	s.apiKeyRoutes(r)
+	s.adminRoutes(r)
+	s.oauthRoutes(r)
 	return httpx.Stack("auth", s.Log, mux)
+}
+
+// router registers a feature's routes: public ones, and ones that need a
+// verified caller (the handler gets the Principal).
+type router struct {
+	public func(pattern string, h http.HandlerFunc)
+	authed func(pattern string, h func(http.ResponseWriter, *http.Request, *authn.Principal))
 }
 
 func withClientInfo(next http.Handler) http.Handler {

