@@ -14,7 +14,6 @@ package inbox
 import (
 	"context"
 	"embed"
-	"io/fs"
 	"time"
 
 	"github.com/bamhq/bam/internal/store"
@@ -25,7 +24,7 @@ var migrations embed.FS
 
 // Migrations creates bam_inbox and bam_dead_letters; apply it with the
 // service's own migrations.
-var Migrations = store.MigrationSet{Name: "inbox", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Embedded("inbox", migrations, "migrations")
 
 // Prune deletes the inbox rows of events processed before olderThan. Keep
 // them at least as long as the stream keeps events (bus.Options.StreamMaxAge):
@@ -36,12 +35,4 @@ func Prune(ctx context.Context, db *store.DB, olderThan time.Time) (int64, error
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
 }

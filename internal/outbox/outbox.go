@@ -23,7 +23,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
@@ -36,7 +35,7 @@ import (
 var migrations embed.FS
 
 // Migrations creates bam_outbox; apply it with the service's own migrations.
-var Migrations = store.MigrationSet{Name: "outbox", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Embedded("outbox", migrations, "migrations")
 
 // Options configures an Outbox.
 type Options struct {
@@ -163,12 +162,4 @@ func (o *Outbox) Stop(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
 }

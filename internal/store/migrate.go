@@ -137,3 +137,14 @@ func (db *DB) lockID(set string) int64 {
 	fmt.Fprintf(h, "bam/migrate/%s/%s", db.schema, set)
 	return int64(h.Sum64())
 }
+
+// Embedded returns the migration set name whose files are under dir of an
+// embedded file system (`//go:embed migrations` → Embedded("x", files,
+// "migrations")). A missing dir is a programming error: it panics at start.
+func Embedded(name string, files fs.FS, dir string) MigrationSet {
+	sub, err := fs.Sub(files, dir)
+	if err != nil {
+		panic(fmt.Sprintf("store: migrations %s: %v", name, err))
+	}
+	return MigrationSet{Name: name, FS: sub}
+}

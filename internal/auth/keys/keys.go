@@ -47,7 +47,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -61,7 +60,7 @@ var migrations embed.FS
 
 // Migrations creates auth_signing_keys; apply it with the auth service's
 // other migrations.
-var Migrations = store.MigrationSet{Name: "authkeys", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Embedded("authkeys", migrations, "migrations")
 
 // The signature algorithms a Manager can create keys for.
 const (
@@ -160,11 +159,3 @@ func (o Options) withDefaults() (Options, error) {
 
 // publishFor is how long a key stays in the JWKS after it retires.
 func (o Options) publishFor() time.Duration { return o.TokenTTL + o.RefreshInterval + o.Leeway }
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}

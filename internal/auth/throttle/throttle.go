@@ -27,7 +27,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +40,7 @@ var migrations embed.FS
 
 // Migrations creates the auth_throttle table; apply it with the auth
 // service's own migrations.
-var Migrations = store.MigrationSet{Name: "auththrottle", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Embedded("auththrottle", migrations, "migrations")
 
 // Throttle counts failures and blocks keys. It is safe for concurrent use,
 // and any number of Throttles (in one process or in replicas) may share a
@@ -202,11 +201,3 @@ func placeholders(from, n int) string {
 }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
