@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
 )
 
@@ -101,8 +102,18 @@ func newProxy(name string, rt http.RoundTripper, log *slog.Logger) http.Handler 
 		BufferPool:    bufferPool{},
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(err, context.Canceled):
 				httpx.WriteError(w, r, errs.Wrap(err, errs.Canceled, "gateway.client_closed", "the client went away"))
+				return
+			case errors.Is(err, upstream.ErrCircuitOpen):
+				w.Header().Set("Retry-After", "5")
+				httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.circuit_open",
+					"the "+name+" service is failing; try again shortly"))
+				return
+			case errors.Is(err, upstream.ErrTimeout):
+				httpx.WriteError(w, r, errs.Wrap(err, errs.Timeout, "gateway.upstream_timeout",
+					"the "+name+" service did not answer in time"))
 				return
 			}
 			httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.upstream_unavailable",

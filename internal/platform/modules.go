@@ -12,6 +12,7 @@ import (
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/gateway"
+	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/ops"
@@ -75,8 +76,9 @@ func (p *Platform) serviceModule(s Spec) kernel.Module {
 		if p.runs(ModuleGateway) || s.Addr == "" {
 			return svc, nil
 		}
-		return &withListener{Service: svc, HTTPServer: &kernel.HTTPServer{
-			Name: s.Name, Addr: s.Addr, Handler: hs.Handler(), Log: p.Log}}, nil
+		w := &withListener{Service: svc}
+		w.HTTPServer = &kernel.HTTPServer{Name: s.Name, Addr: s.Addr, Handler: w.withProbes(hs.Handler()), Log: p.Log}
+		return w, nil
 	}}
 }
 
@@ -101,6 +103,22 @@ func (w *withListener) Stop(ctx context.Context) error {
 	return errors.Join(w.HTTPServer.Stop(ctx), w.Service.Stop(ctx))
 }
 
+// withProbes adds /readyz and /healthz beside the API, so a gateway's
+// health checks reach the same port its requests do.
+func (w *withListener) withProbes(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
+		if err := w.Ready(r.Context()); err != nil {
+			http.Error(rw, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = rw.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) { _, _ = rw.Write([]byte("ok\n")) })
+	mux.Handle("/", api)
+	return mux
+}
+
 func (w *withListener) Ready(ctx context.Context) error {
 	if rc, ok := w.Service.(kernel.ReadyChecker); ok {
 		return rc.Ready(ctx)
@@ -117,6 +135,7 @@ func (p *Platform) gatewayModule() kernel.Module {
 	}
 	return kernel.Module{Name: ModuleGateway, After: after, Init: func(context.Context) (kernel.Service, error) {
 		var routes []gateway.Route
+		var pools []*upstream.Pool
 		upstreams := map[string]http.RoundTripper{}
 		for _, s := range p.specs {
 			for _, prefix := range s.Routes {
@@ -125,18 +144,35 @@ func (p *Platform) gatewayModule() kernel.Module {
 			if h, ok := p.Handler(s.Name); ok {
 				upstreams[s.Name] = transport.InProcess(h)
 			} else if s.Upstream != "" {
-				r, err := transport.NewReplicas(strings.Split(s.Upstream, ","))
+				pool, err := upstream.New(upstream.Options{Name: s.Name, Targets: strings.Split(s.Upstream, ","), Logger: p.Log})
 				if err != nil {
 					return nil, fmt.Errorf("%s upstream: %w", s.Name, err)
 				}
-				upstreams[s.Name] = r
+				upstreams[s.Name] = pool
+				pools = append(pools, pool)
 			}
 		}
 		gw, err := gateway.New(routes, upstreams, p.Log)
 		if err != nil {
 			return nil, err
 		}
-		return &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
-			Handler: httpx.Stack(ModuleGateway, p.Log, gw), Log: p.Log}, nil
+		srv := &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
+			Handler: httpx.Stack(ModuleGateway, p.Log, gw), Log: p.Log}
+		return &gatewayService{HTTPServer: srv, pools: pools}, nil
 	}}
+}
+
+// gatewayService is the public listener and the upstream pools it owns:
+// the listener drains first, then the pools' health checks stop.
+type gatewayService struct {
+	*kernel.HTTPServer
+	pools []*upstream.Pool
+}
+
+func (g *gatewayService) Stop(ctx context.Context) error {
+	err := g.HTTPServer.Stop(ctx)
+	for _, p := range g.pools {
+		err = errors.Join(err, p.Close())
+	}
+	return err
 }

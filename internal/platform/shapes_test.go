@@ -158,9 +158,12 @@ func exercise(t *testing.T, gatewayAddr string, s *tally) {
 		url := fmt.Sprintf("http://%s/v1/notes/note-%02d", gatewayAddr, i)
 		var resp *http.Response
 		var err error
-		for range 100 { // the gateway may still be starting
-			if resp, err = http.Post(url, "", nil); err == nil {
+		for range 250 { // the gateway, or the service behind it, may still be starting
+			if resp, err = http.Post(url, "", nil); err == nil && resp.StatusCode != http.StatusServiceUnavailable {
 				break
+			}
+			if err == nil {
+				resp.Body.Close()
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
