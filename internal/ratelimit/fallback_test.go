@@ -1,0 +1,279 @@
+package ratelimit_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bamhq/bam/internal/ratelimit"
+	"github.com/bamhq/bam/internal/testenv"
+)
+
+// redisServer is a throwaway redis-server on a port of its own, which a test
+// may stop, freeze and start again.
+type redisServer struct {
+	t    *testing.T
+	port string
+	cmd  *exec.Cmd
+}
+
+func startRedisServer(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv(testenv.RequireVar) == "1" {
+			t.Fatalf("redis-server is not on PATH but %s=1", testenv.RequireVar)
+		}
+		t.Skip("redis-server is not on PATH")
+	}
+	s := &redisServer{t: t, port: strconv.Itoa(freePort(t))}
+	s.start()
+	t.Cleanup(s.kill)
+	return s
+}
+
+func (s *redisServer) url() string { return "redis://127.0.0.1:" + s.port + "/0" }
+
+func (s *redisServer) start() {
+	s.t.Helper()
+	s.cmd = exec.Command("redis-server", "--port", s.port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+s.port, 100*ms)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redis-server on port %s did not start: %v", s.port, err)
+		}
+		time.Sleep(20 * ms)
+	}
+}
+
+func (s *redisServer) kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT) // a frozen server must run to die
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+func (s *redisServer) signal(sig syscall.Signal) {
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// metricValue reads a counter or gauge from the default registry.
+func metricValue(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			if m.GetGauge() != nil {
+				return m.GetGauge().GetValue()
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// load calls Allow on one key every couple of milliseconds until stopped,
+// recording errors, the slowest call and the admitted count.
+type load struct {
+	admitted, calls, errors atomic.Int64
+	slowest                 atomic.Int64 // ns
+	stop                    chan struct{}
+	once                    sync.Once
+	wg                      sync.WaitGroup
+}
+
+func startLoad(f *ratelimit.Fallback, lim ratelimit.Limit) *load {
+	ld := &load{stop: make(chan struct{})}
+	ld.wg.Go(func() {
+		tick := time.NewTicker(2 * ms)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ld.stop:
+				return
+			case <-tick.C:
+			}
+			start := time.Now()
+			d, err := f.Allow(context.Background(), "k", lim)
+			if took := int64(time.Since(start)); took > ld.slowest.Load() {
+				ld.slowest.Store(took)
+			}
+			ld.calls.Add(1)
+			if err != nil {
+				ld.errors.Add(1)
+			} else if d.Allowed {
+				ld.admitted.Add(1)
+			}
+		}
+	})
+	return ld
+}
+
+func (ld *load) halt() { ld.once.Do(func() { close(ld.stop) }); ld.wg.Wait() }
+
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(5 * ms)
+	}
+	return time.Since(start)
+}
+
+// TestFallbackRedisDown runs steady load through a Fallback while its Redis
+// freezes, thaws, dies and comes back on the same port: no call fails or
+// blocks, local limits apply while Redis is away, and decisions return to
+// Redis once it answers.
+func TestFallbackRedisDown(t *testing.T) {
+	srv := startRedisServer(t)
+	client := newClient(t, srv.url())
+	f := ratelimit.NewFallback(
+		ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: testPrefix(t, srv.url())}),
+		ratelimit.NewLocal(ratelimit.LocalOptions{}),
+		ratelimit.FallbackOptions{ProbeInterval: 200 * ms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer f.Close()
+	lim := ratelimit.Limit{Rate: 50, Burst: 5}
+	fallbacks := metricValue(t, "bam_ratelimit_fallbacks_total")
+
+	ld := startLoad(f, lim)
+	defer ld.halt()
+	time.Sleep(300 * ms)
+	if f.Backend() != "redis" || metricValue(t, "bam_ratelimit_backend", "backend", "redis") != 1 {
+		t.Fatalf("backend %s, want redis while it answers", f.Backend())
+	}
+
+	// Frozen Redis: calls time out after 50 ms and fall back.
+	srv.signal(syscall.SIGSTOP)
+	took := waitFor(t, "fallback on a frozen redis", 2*time.Second, func() bool { return f.Backend() == "local" })
+	t.Logf("frozen: on local limits after %v", took)
+	srv.signal(syscall.SIGCONT)
+	took = waitFor(t, "recovery after thaw", 3*time.Second, func() bool { return f.Backend() == "redis" })
+	t.Logf("thawed: back on redis after %v", took)
+
+	// Dead Redis: connection refused, fall back at once.
+	srv.kill()
+	took = waitFor(t, "fallback on a dead redis", time.Second, func() bool { return f.Backend() == "local" })
+	t.Logf("killed: on local limits after %v", took)
+	if got := metricValue(t, "bam_ratelimit_backend", "backend", "local"); got != 1 {
+		t.Errorf("bam_ratelimit_backend{backend=local} = %v, want 1", got)
+	}
+	// Local limits apply: over one second, a fresh local bucket admits its
+	// burst plus one second of rate.
+	before, start := ld.admitted.Load(), time.Now()
+	time.Sleep(time.Second)
+	admitted, secs := ld.admitted.Load()-before, time.Since(start).Seconds()
+	if want := float64(lim.Burst) + lim.Rate*secs; float64(admitted) < 0.7*want || float64(admitted) > 1.2*want {
+		t.Errorf("degraded: admitted %d in %.2f s, want about %.0f (local limit)", admitted, secs, want)
+	}
+
+	srv.start()
+	took = waitFor(t, "recovery after restart", 3*time.Second, func() bool { return f.Backend() == "redis" })
+	t.Logf("restarted: back on redis after %v", took)
+	time.Sleep(200 * ms)
+	ld.halt()
+
+	if got := metricValue(t, "bam_ratelimit_backend", "backend", "redis"); got != 1 {
+		t.Errorf("bam_ratelimit_backend{backend=redis} = %v after recovery, want 1", got)
+	}
+	if got := metricValue(t, "bam_ratelimit_fallbacks_total") - fallbacks; got != 2 {
+		t.Errorf("bam_ratelimit_fallbacks_total grew by %v, want 2 (freeze, kill)", got)
+	}
+	if n := ld.errors.Load(); n != 0 {
+		t.Errorf("%d of %d calls returned an error", n, ld.calls.Load())
+	}
+	slowest := time.Duration(ld.slowest.Load())
+	t.Logf("%d calls, slowest %v", ld.calls.Load(), slowest)
+	if slowest > 300*ms {
+		t.Errorf("slowest call took %v; a failing Redis must not block callers", slowest)
+	}
+}
+
+func TestFallbackUnreachableRedis(t *testing.T) {
+	port := strconv.Itoa(freePort(t)) // nothing listens there
+	client := newClient(t, "redis://127.0.0.1:"+port+"/0")
+	f := ratelimit.NewFallback(
+		ratelimit.NewRedis(client, ratelimit.RedisOptions{}),
+		ratelimit.NewLocal(ratelimit.LocalOptions{}),
+		ratelimit.FallbackOptions{LocalShare: 0.25, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer f.Close()
+	lim := ratelimit.Limit{Rate: 40, Burst: 10}
+	for i, wantRemaining := range []int{2, 1, 0} {
+		d, err := f.Allow(context.Background(), "k", lim)
+		if err != nil || !d.Allowed || d.Limit != 3 || d.Remaining != wantRemaining {
+			t.Fatalf("request %d: %+v, %v; want allowed by the local quarter (burst 3), %d left", i, d, err, wantRemaining)
+		}
+	}
+	if d, err := f.Allow(context.Background(), "k", lim); err != nil || d.Allowed {
+		t.Fatalf("4th request: %+v, %v; want denied", d, err)
+	}
+	if f.Backend() != "local" {
+		t.Fatalf("backend %s, want local", f.Backend())
+	}
+	// Invalid limits are still reported, not hidden by the fallback.
+	if _, err := f.Allow(context.Background(), "k", ratelimit.Limit{}); err == nil {
+		t.Fatal("zero Limit: no error")
+	}
+}
+
+func TestFallbackWithoutRedis(t *testing.T) {
+	f := ratelimit.NewFallback(nil, ratelimit.NewLocal(ratelimit.LocalOptions{}), ratelimit.FallbackOptions{})
+	defer f.Close()
+	if d, err := f.Allow(context.Background(), "k", ratelimit.Limit{Rate: 1, Burst: 2}); err != nil || !d.Allowed || d.Remaining != 1 {
+		t.Fatalf("%+v, %v", d, err)
+	}
+	if f.Backend() != "local" {
+		t.Fatalf("backend %s, want local", f.Backend())
+	}
+}
