@@ -23,6 +23,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", "", "config file (default ./"+config.DefaultFile+" when present)")
 	config.AddFlags(root.PersistentFlags())
 	root.AddCommand(newServeCmd(), newVersionCmd(), newConfigCmd(), newMigrateCmd())
+	root.AddCommand(newAuthCmds()...) // bam admin create, bam auth rotate-keys
 	return root
 }
 

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/telemetry"
 )
 
@@ -20,6 +23,21 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Reloads (config file changes, SIGHUP) read every layer again.
+			p.Reconfigure = func() (config.Config, error) { return loadConfig(cmd) }
+			if p.ConfigFile, _ = cmd.Flags().GetString("config"); p.ConfigFile == "" {
+				if _, err := os.Stat(config.DefaultFile); err == nil {
+					p.ConfigFile = config.DefaultFile
+				}
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					_ = p.Reload(cmd.Context()) // each module logs its outcome
+				}
+			}()
 			if err := os.MkdirAll(p.Config.DataDir, 0o750); err != nil {
 				return fmt.Errorf("data directory: %w", err)
 			}

@@ -52,13 +52,15 @@ type Session struct {
 // TokenResponse is the token endpoint's answer (RFC 6749 §5.1), plus the
 // signed-in user for convenience.
 type TokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
+	AccessToken  string `json:"access_token,omitempty"` // empty only in an MFA challenge
+	TokenType    string `json:"token_type,omitempty"`
+	ExpiresIn    int    `json:"expires_in,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	User         *User  `json:"user,omitempty"`
+	// *MFAChallenge replaces the tokens when a second factor is due (mfa_challenge.go).
+	*MFAChallenge
 }
 
 // Authentication methods (amr values, RFC 8176) and assurance levels.

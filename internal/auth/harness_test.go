@@ -94,6 +94,7 @@ func newHarness(t *testing.T, db *store.DB, tweak func(*auth.Options)) *harness 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ob.Stop(context.Background()) })
+	t.Cleanup(func() { _ = h.svc.Drain(context.Background()) }) // after srv.Close: mails in flight
 	srv.Config.Handler = h.svc.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)

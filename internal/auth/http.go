@@ -21,7 +21,8 @@ func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// Middleware goes inside the mux, per route, so the mux sets the route
 	// pattern on the request the metrics and logs see.
-	wrap := func(h http.Handler) http.Handler { return withClientInfo(authn.Middleware(s.verifier, nil)(h)) }
+	keys := s.apiKeyVerifier() // API keys accepted too, checked in-process (apikeys.go)
+	wrap := func(h http.Handler) http.Handler { return withClientInfo(authn.Middleware(s.verifier, keys)(h)) }
 	r := router{
 		public: func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, wrap(h)) },
 		authed: func(pattern string, h func(http.ResponseWriter, *http.Request, *authn.Principal)) {
@@ -31,6 +32,7 @@ func (s *Service) Handler() http.Handler {
 			}))))
 		},
 	}
+	r = s.docRoutes(r) // GET /v1/auth/openapi.json; tests observe every route registered below
 	r.public("POST /v1/auth/signup", s.handleSignUp)
 	r.public("POST /v1/auth/token", s.handleToken)
 	r.authed("POST /v1/auth/logout", s.handleLogout)
@@ -83,6 +85,12 @@ type tokenRequest struct {
 	Password     string `json:"password"`
 	RefreshToken string `json:"refresh_token"`
 	Scope        string `json:"scope"`
+	// authorization_code (code_grant.go); client_* also from Basic auth.
+	Code         string `json:"code"`
+	RedirectURI  string `json:"redirect_uri"`
+	CodeVerifier string `json:"code_verifier"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
 }
 
 func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -97,6 +105,10 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp, err = s.SignInWithPassword(r.Context(), req.Username, req.Password)
 	case "refresh_token":
 		resp, err = s.Refresh(r.Context(), req.RefreshToken)
+	case "authorization_code":
+		resp, err = s.ExchangeCode(r.Context(), codeGrantOf(r, req))
+	case "client_credentials":
+		resp, err = s.clientCredentialsGrant(r, req) // clients.go
 	case "":
 		err = errs.E(errs.Invalid, "auth.invalid_request", "grant_type is required").
 			WithField("grant_type", "required", "password or refresh_token")
@@ -124,7 +136,9 @@ func decodeTokenRequest(w http.ResponseWriter, r *http.Request) (tokenRequest, e
 	}
 	f := r.PostForm
 	return tokenRequest{GrantType: f.Get("grant_type"), Username: f.Get("username"), Password: f.Get("password"),
-		RefreshToken: f.Get("refresh_token"), Scope: f.Get("scope")}, nil
+		RefreshToken: f.Get("refresh_token"), Scope: f.Get("scope"), Code: f.Get("code"),
+		RedirectURI: f.Get("redirect_uri"), CodeVerifier: f.Get("code_verifier"), ClientID: f.Get("client_id"),
+		ClientSecret: f.Get("client_secret")}, nil
 }
 
 // oauthErrors maps bam codes to RFC 6749 §5.2 error codes.
@@ -132,6 +146,8 @@ var oauthErrors = map[string]string{
 	"auth.invalid_credentials":    "invalid_grant",
 	"auth.refresh_token_invalid":  "invalid_grant",
 	"auth.refresh_token_reused":   "invalid_grant",
+	"auth.auth_code_invalid":      "invalid_grant",
+	"auth.auth_code_reused":       "invalid_grant",
 	"auth.email_not_verified":     "invalid_grant",
 	"auth.unsupported_grant_type": "unsupported_grant_type",
 	"auth.invalid_client":         "invalid_client",

@@ -100,9 +100,15 @@ func start(ctx context.Context, p *platform.Platform) (*running, error) {
 		Hasher: hasher, Policy: policy, Mail: sender, Throttle: th, Log: p.Log},
 		Options{Issuer: p.Config.PublicURL, Audience: c.Audience, SiteURL: p.Config.PublicURL,
 			AccessTokenTTL: c.AccessTokenTTL, SessionTTL: c.SessionTTL, RefreshReuseGrace: c.RefreshReuseGrace,
-			RequireVerifiedEmail: c.RequireVerifiedEmail, Secret: secret})
+			RequireVerifiedEmail: c.RequireVerifiedEmail, Secret: secret,
+			Social: socialFromConfig(c.OIDC), RedirectURLs: c.OIDC.RedirectURLs})
 	if err != nil {
 		return fail(err)
+	}
+	if p.Config.Database.URL == "" { // embedded setup: a first administrator (admin_cli.go)
+		if err := svc.bootstrapAdmin(ctx, p.Config.PublicURL, os.Stderr); err != nil {
+			return fail(err)
+		}
 	}
 	r := &running{Service: svc, db: db, bus: p.Bus, every: c.KeyRotation}
 	return r, nil
@@ -131,7 +137,8 @@ func (r *running) Stop(ctx context.Context) error {
 		r.cancel()
 	}
 	r.wg.Wait()
-	return errors.Join(r.Outbox.Stop(ctx), r.db.Close())
+	drained := r.Drain(ctx) // mails still being sent
+	return errors.Join(drained, r.Outbox.Stop(ctx), r.db.Close())
 }
 
 // Ready implements kernel.ReadyChecker.

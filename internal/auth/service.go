@@ -32,6 +32,11 @@ type Options struct {
 	// refresh-token successor HMAC; the same on every replica.
 	Secret []byte
 	Clock  func() time.Time
+	// Social lists the OpenID Connect providers users may sign in with, and
+	// RedirectURLs where that sign-in may send them back besides SiteURL's
+	// origin (social.go).
+	Social       []SocialProvider
+	RedirectURLs []string
 }
 
 // Deps are what the service is built from.
@@ -53,6 +58,8 @@ type Service struct {
 	refreshKey []byte // HMAC key for refresh-token successors
 	verifier   *authn.Verifier
 	deny       *authn.DenyList
+	social     socialProviders // discovered lazily (social.go)
+	tasks      sync.WaitGroup  // mails sent after a commit or a response (verify.go)
 }
 
 // Migrations are the auth database's schema sets, in order.

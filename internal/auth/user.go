@@ -33,6 +33,7 @@ type UpdateUserRequest struct {
 	Data            json.RawMessage `json:"data,omitempty"`
 	Password        string          `json:"password,omitempty"`
 	CurrentPassword string          `json:"currentPassword,omitempty"` // required to set a new password
+	Email           string          `json:"email,omitempty"`           // applied once the link mailed to it is opened (email_change.go)
 }
 
 // UpdateUser changes the caller's metadata and, given the current
@@ -56,6 +57,11 @@ func (s *Service) UpdateUser(ctx context.Context, p *authn.Principal, req Update
 				WithField("currentPassword", "invalid", "the current password is wrong")
 		}
 		if newHash, err = s.Hasher.Hash(ctx, req.Password); err != nil {
+			return User{}, err
+		}
+	}
+	if req.Email != "" {
+		if err := s.requestEmailChange(ctx, u, req.Email); err != nil {
 			return User{}, err
 		}
 	}

@@ -28,6 +28,7 @@ type Config struct {
 	Redis           Redis         `koanf:"redis"`
 	OTel            OTel          `koanf:"otel"`
 	Auth            Auth          `koanf:"auth"`
+	Gateway         Gateway       `koanf:"gateway"`
 }
 
 // Log configures structured logging.
@@ -83,6 +84,57 @@ type Auth struct {
 	MailURL              string        `koanf:"mail_url" secret:"url" help:"smtp://user:pass@host:587 or smtps://…; empty: mails written to data_dir/mail and logged"`
 	MailFrom             string        `koanf:"mail_from" help:"Sender address of auth mails"`
 	BreachedPasswords    string        `koanf:"breached_passwords" help:"Path of a local breached-password list (SHA-1 HASH:COUNT lines); empty: no check"`
+	OIDC                 OIDC          `koanf:"oidc"`
+}
+
+// OIDC configures sign-in with an external OpenID Connect provider
+// (Google, Microsoft, Keycloak, another bam, …). Register
+// PUBLIC_URL/v1/auth/oidc/NAME/callback as the redirect URI at the provider.
+type OIDC struct {
+	Name         string   `koanf:"name" help:"Social sign-in provider's name in URLs (/v1/auth/oidc/NAME/start); empty: social sign-in off"`
+	Issuer       string   `koanf:"issuer" help:"The provider's issuer URL; discovery at ISSUER/.well-known/openid-configuration"`
+	ClientID     string   `koanf:"client_id" help:"bam's client id at the provider"`
+	ClientSecret string   `koanf:"client_secret" secret:"true" help:"bam's client secret at the provider"`
+	Scopes       []string `koanf:"scopes" help:"Scopes asked of the provider"`
+	RedirectURLs []string `koanf:"redirect_urls" help:"Where social sign-in may send users back besides public_url's origin: origins, or URL prefixes"`
+}
+
+// Gateway configures the public gateway beyond the built-in services'
+// routes: routes to users' own services, rate limits, CORS. Every key is
+// reloaded live when the config file changes or on SIGHUP.
+type Gateway struct {
+	Routes          []Route       `koanf:"routes" file:"only" help:"Routes to your own services (config file only): a list of {path, host, methods, upstream, auth, roles, permissions, rate_limit, timeout, retries, strip_prefix, deprecated, sunset, override}; see docs/gateway.md"`
+	RateLimit       RateLimit     `koanf:"rate_limit"`
+	TrustedProxies  []string      `koanf:"trusted_proxies" help:"CIDRs of proxies in front of the gateway; the client IP is then the right-most X-Forwarded-For hop outside them (empty: the TCP peer)"`
+	CORSOrigins     []string      `koanf:"cors_origins" help:"Origins allowed to call the API from browsers: a list of https://app.example.com, or * (empty: no CORS headers)"`
+	CORSCredentials bool          `koanf:"cors_credentials" help:"Let browsers send cookies and Authorization cross-origin (not with cors_origins *)"`
+	CORSMaxAge      time.Duration `koanf:"cors_max_age" help:"How long browsers may cache a preflight answer (Access-Control-Max-Age)"`
+}
+
+// RateLimit is a token bucket applied per client IP, user, API key or route.
+type RateLimit struct {
+	Per   string  `koanf:"per" help:"What the default rate limit counts: ip, user (falls back to ip), key (falls back to user, then ip) or route"`
+	RPS   float64 `koanf:"rps" help:"Default rate limit on every route, requests per second (0: off)"`
+	Burst int     `koanf:"burst" help:"Default rate limit's burst: requests allowed at once (0: twice rps)"`
+}
+
+// Route sends requests matching path (a prefix), host and methods to one of
+// users' own services. Only bam.yaml can declare routes.
+type Route struct {
+	Path        string        `koanf:"path"`
+	Host        string        `koanf:"host"`
+	Methods     []string      `koanf:"methods"`
+	Upstream    string        `koanf:"upstream"`
+	Auth        string        `koanf:"auth"`
+	Roles       []string      `koanf:"roles"`
+	Permissions []string      `koanf:"permissions"`
+	RateLimit   RateLimit     `koanf:"rate_limit"`
+	Timeout     time.Duration `koanf:"timeout"`
+	Retries     *int          `koanf:"retries"`
+	StripPrefix bool          `koanf:"strip_prefix"`
+	Deprecated  bool          `koanf:"deprecated"`
+	Sunset      string        `koanf:"sunset"`
+	Override    bool          `koanf:"override"`
 }
 
 // Defaults returns the configuration a fresh checkout runs with: every
@@ -106,6 +158,11 @@ func Defaults() Config {
 			KeyRotation:       30 * 24 * time.Hour,
 			SigningAlg:        "EdDSA",
 			MailFrom:          "bam <no-reply@localhost>",
+			OIDC:              OIDC{Scopes: []string{"openid", "email", "profile"}},
+		},
+		Gateway: Gateway{
+			RateLimit:  RateLimit{Per: "ip", RPS: 50, Burst: 100},
+			CORSMaxAge: 10 * time.Minute,
 		},
 	}
 }

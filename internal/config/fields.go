@@ -15,8 +15,11 @@ type Field struct {
 	Flag   string // nats-url, or "" when not a flag
 	Help   string
 	Secret string // "", "true" (mask whole value) or "url" (mask the password)
-	Type   reflect.Type
-	index  []int
+	// FileOnly fields (tag file:"only") are set in the config file alone,
+	// never by environment or flag: structured lists such as gateway.routes.
+	FileOnly bool
+	Type     reflect.Type
+	index    []int
 }
 
 // Fields lists the configuration's leaves in declaration order.
@@ -42,13 +45,14 @@ func walk(t reflect.Type, prefix string, index []int, out *[]Field) {
 			continue
 		}
 		*out = append(*out, Field{
-			Key:    key,
-			Env:    EnvName(key),
-			Flag:   sf.Tag.Get("flag"),
-			Help:   sf.Tag.Get("help"),
-			Secret: sf.Tag.Get("secret"),
-			Type:   sf.Type,
-			index:  idx,
+			Key:      key,
+			Env:      EnvName(key),
+			Flag:     sf.Tag.Get("flag"),
+			Help:     sf.Tag.Get("help"),
+			Secret:   sf.Tag.Get("secret"),
+			FileOnly: sf.Tag.Get("file") == "only",
+			Type:     sf.Type,
+			index:    idx,
 		})
 	}
 }
@@ -72,6 +76,9 @@ func (f Field) Expected() string {
 	case reflect.TypeOf([]string(nil)):
 		return "a comma-separated list"
 	}
+	if f.FileOnly {
+		return "a YAML list in the config file"
+	}
 	switch f.Type.Kind() {
 	case reflect.Bool:
 		return "true or false"
@@ -94,6 +101,11 @@ func (f Field) String(c *Config) string {
 		s = strings.Join(x, ",")
 	case time.Duration:
 		s = x.String()
+	case []Route:
+		s = fmt.Sprintf("%d routes", len(x))
+		if len(x) == 0 {
+			s = ""
+		}
 	default:
 		s = fmt.Sprint(x)
 	}

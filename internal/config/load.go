@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
@@ -54,6 +56,7 @@ func Load(src Sources) (Config, error) {
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 			mapstructure.TextUnmarshallerHookFunc(),
+			timeToString, // YAML reads an unquoted 2030-01-01T00:00:00Z as a time
 		),
 		WeaklyTypedInput: true,
 		ErrorUnused:      true,
@@ -64,6 +67,14 @@ func Load(src Sources) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, c.Validate()
+}
+
+// timeToString decodes a YAML timestamp into a string field as RFC 3339.
+func timeToString(from, to reflect.Type, v any) (any, error) {
+	if t, ok := v.(time.Time); ok && to.Kind() == reflect.String {
+		return t.Format(time.RFC3339Nano), nil
+	}
+	return v, nil
 }
 
 func loadFile(k *koanf.Koanf, path string) error {
@@ -109,12 +120,14 @@ func isParentOfKnown(key string, known map[string]bool) bool {
 func loadEnv(k *koanf.Koanf, environ []string) error {
 	byEnv := map[string]string{}
 	for _, f := range Fields() {
-		byEnv[f.Env] = f.Key
+		if !f.FileOnly {
+			byEnv[f.Env] = f.Key
+		}
 	}
 	opt := env.Opt{
 		Prefix: "BAM_",
 		TransformFunc: func(name, value string) (string, any) {
-			return byEnv[name], value // unknown BAM_ variables (e.g. BAM_TEST_*) are ignored
+			return byEnv[name], value // unknown and file-only BAM_ variables (e.g. BAM_TEST_*) are ignored
 		},
 	}
 	if environ != nil {

@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/v2"
@@ -21,6 +23,8 @@ func Print(w io.Writer, c Config) error {
 			v = x
 		case bool, int, int64, float64:
 			v = x
+		case []Route:
+			v = plain(reflect.ValueOf(x))
 		}
 		if err := k.Set(f.Key, v); err != nil {
 			return err
@@ -49,7 +53,45 @@ func MarkdownTable() string {
 		if def != "" {
 			def = "`" + def + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s |\n", f.Key, f.Env, flag, def, f.Help)
+		env := "`" + f.Env + "`"
+		if f.FileOnly {
+			env = "(file only)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Key, env, flag, def, f.Help)
 	}
 	return b.String()
+}
+
+// plain turns a structured value (a list of routes) into the maps, lists
+// and scalars bam.yaml would hold: keys from koanf tags, durations written
+// as 5s, zero values left out so that the output reads like a hand-written file.
+func plain(v reflect.Value) any {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return plain(v.Elem())
+	case reflect.Slice:
+		out := make([]any, v.Len())
+		for i := range v.Len() {
+			out[i] = plain(v.Index(i))
+		}
+		return out
+	case reflect.Struct:
+		out := map[string]any{}
+		for i := range v.NumField() {
+			fv := v.Field(i)
+			key := v.Type().Field(i).Tag.Get("koanf")
+			if key == "" || key == "-" || fv.IsZero() {
+				continue
+			}
+			out[key] = plain(fv)
+		}
+		return out
+	}
+	if d, ok := v.Interface().(time.Duration); ok {
+		return d.String()
+	}
+	return v.Interface()
 }

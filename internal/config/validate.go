@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"slices"
@@ -22,6 +24,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if strings.HasPrefix(e.Key, "gateway.routes") { // file only: no environment variable
+		return fmt.Sprintf("config: %s = %q: expected %s (in the config file)", e.Key, e.Value, e.Expected)
+	}
 	return fmt.Sprintf("config: %s = %q: expected %s (env %s)", e.Key, e.Value, e.Expected, EnvName(e.Key))
 }
 
@@ -106,6 +111,10 @@ func (c Config) Validate() error {
 		bad("public_url", "", "the URL clients reach the gateway at, e.g. https://api.example.com")
 	}
 	checkURL("auth.mail_url", c.Auth.MailURL, "smtp", "smtps")
+	checkURL("auth.oidc.issuer", c.Auth.OIDC.Issuer, "http", "https")
+	if c.Auth.OIDC.Name != "" && (c.Auth.OIDC.Issuer == "" || c.Auth.OIDC.ClientID == "") {
+		bad("auth.oidc.name", c.Auth.OIDC.Name, "set with auth.oidc.issuer and auth.oidc.client_id")
+	}
 	for _, u := range splitList(c.Auth.URL) {
 		checkURL("auth.url", u, "http", "https")
 	}
@@ -127,6 +136,7 @@ func (c Config) Validate() error {
 	if !slices.Contains([]string{"EdDSA", "ES256"}, c.Auth.SigningAlg) {
 		bad("auth.signing_alg", c.Auth.SigningAlg, "EdDSA or ES256")
 	}
+	validateGateway(c, bad)
 	if c.OTel.SampleRatio < 0 || c.OTel.SampleRatio > 1 {
 		bad("otel.sample_ratio", strconv.FormatFloat(c.OTel.SampleRatio, 'g', -1, 64), "a number from 0 to 1")
 	}
@@ -152,4 +162,135 @@ func isHostPort(addr string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 0 && n <= 65535
+}
+
+// validateGateway checks the gateway section. A route's errors name it by
+// index and path (gateway.routes[2] (/v1/orders/).upstream) so that a long
+// list stays navigable.
+func validateGateway(c Config, bad func(key, value, expected string)) {
+	g := c.Gateway
+	checkLimit := func(key string, l RateLimit) {
+		if l.Per != "" && !slices.Contains([]string{"ip", "user", "key", "route"}, l.Per) {
+			bad(key+".per", l.Per, "one of ip, user, key, route (empty: ip)")
+		}
+		if l.RPS < 0 || math.IsNaN(l.RPS) || math.IsInf(l.RPS, 0) {
+			bad(key+".rps", strconv.FormatFloat(l.RPS, 'g', -1, 64), "zero (off) or a positive number of requests per second")
+		}
+		if l.Burst < 0 {
+			bad(key+".burst", strconv.Itoa(l.Burst), "zero (twice rps) or a positive whole number")
+		}
+	}
+	checkLimit("gateway.rate_limit", g.RateLimit)
+	for _, cidr := range g.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			if _, err := netip.ParseAddr(cidr); err != nil {
+				bad("gateway.trusted_proxies", cidr, "CIDRs such as 10.0.0.0/8 or single addresses")
+			}
+		}
+	}
+	for _, o := range g.CORSOrigins {
+		if o == "*" {
+			if g.CORSCredentials {
+				bad("gateway.cors_credentials", "true", "false when cors_origins is * (browsers refuse credentials with a wildcard)")
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("gateway.cors_origins", o, "origins such as https://app.example.com (scheme and host, no path), or *")
+		}
+	}
+	if g.CORSMaxAge < 0 {
+		bad("gateway.cors_max_age", g.CORSMaxAge.String(), "zero or a positive duration")
+	}
+	authLocal := slices.Contains(c.Services, "all") || slices.Contains(c.Services, "auth")
+	seen := map[string]int{}
+	for i, r := range g.Routes {
+		key := fmt.Sprintf("gateway.routes[%d] (%s)", i, r.Path)
+		if r.Path == "" || !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " ?#") {
+			bad(key+".path", r.Path, "a path prefix starting with /, e.g. /v1/orders/")
+		}
+		if r.Host != "" && !isHost(r.Host) {
+			bad(key+".host", r.Host, "empty (any host) or a host name such as api.example.com, without scheme or port")
+		}
+		for _, m := range r.Methods {
+			if !isMethod(m) {
+				bad(key+".methods", m, "HTTP methods in upper case, e.g. [GET, POST]")
+			}
+		}
+		id := strings.ToLower(r.Host) + " " + r.Path + " " + strings.Join(r.Methods, ",")
+		if j, dup := seen[id]; dup {
+			bad(key+".path", r.Path, fmt.Sprintf("a path, host and methods not already used by gateway.routes[%d]", j))
+		}
+		seen[id] = i
+		targets := splitList(r.Upstream)
+		if len(targets) == 0 {
+			bad(key+".upstream", r.Upstream, "comma-separated replica URLs such as http://127.0.0.1:7000,http://127.0.0.1:7001")
+		}
+		for _, t := range targets {
+			u, err := url.Parse(t)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				bad(key+".upstream", t, "replica URLs with scheme and host only, such as http://127.0.0.1:7000")
+			}
+		}
+		switch r.Auth {
+		case "", "none", "optional", "required":
+		default:
+			bad(key+".auth", r.Auth, "none, optional or required")
+		}
+		if (len(r.Roles) > 0 || len(r.Permissions) > 0) && r.Auth != "required" {
+			bad(key+".auth", r.Auth, "required when roles or permissions are set")
+		}
+		if r.Auth == "required" && !authLocal && c.Auth.URL == "" {
+			bad(key+".auth", r.Auth, "none unless the auth service runs in this process or auth.url is set (tokens cannot be checked)")
+		}
+		for _, list := range [][]string{r.Roles, r.Permissions} {
+			if slices.Contains(list, "") {
+				bad(key+".roles", "", "non-empty role and permission names")
+			}
+		}
+		checkLimit(key+".rate_limit", r.RateLimit)
+		if r.Timeout < 0 {
+			bad(key+".timeout", r.Timeout.String(), "zero (10s) or a positive duration such as 5s")
+		}
+		if r.Retries != nil && (*r.Retries < 0 || *r.Retries > 10) {
+			bad(key+".retries", strconv.Itoa(*r.Retries), "a whole number from 0 (none) to 10")
+		}
+		if r.Sunset != "" {
+			if _, err := time.Parse(time.RFC3339, r.Sunset); err != nil {
+				bad(key+".sunset", r.Sunset, "an RFC 3339 time such as 2026-12-31T00:00:00Z")
+			}
+		}
+	}
+}
+
+// isHost reports whether s is a bare host name or IP address.
+func isHost(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return false
+			}
+		}
+	}
+	return len(s) <= 253
+}
+
+// isMethod reports whether s is an upper-case HTTP method token.
+func isMethod(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
 }

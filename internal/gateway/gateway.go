@@ -1,101 +1,146 @@
 // Package gateway is bam's single public entry point: it matches each
-// request to a route by path prefix (longest wins) and proxies it to the
-// service behind that route — in the same process through the in-process
-// transport, or over HTTP to the service's replicas when split out.
+// request to a route — by path prefix (longest wins), then host and method —
+// and proxies it to the service behind that route: in the same process
+// through the in-process transport, or over HTTP to the service's replicas
+// (an upstream.Pool) when split out, or to users' own services declared in
+// bam.yaml (gateway.routes).
 //
-// This is the routing core; authentication at the edge, rate limits, load
-// balancing with health checks, retries and hot reload build on it.
+// On the way it applies the edge policies: security and CORS headers
+// (cors.go), API version headers (versions.go), token and API key
+// verification (edgeauth.go) and rate limits (limits.go). The route table
+// and those policies form one immutable Table, swapped atomically on reload
+// (reload.go): a request keeps the table it started with until it ends.
 package gateway
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/ratelimit"
 )
 
-// Route sends requests whose path starts with Prefix to Upstream.
-type Route struct {
-	Prefix   string // "/v1/auth/"; a prefix ending in "/" also matches the path without it
-	Upstream string // the name of an upstream, e.g. "auth"
+// Table is everything a reload may change: the routes, the upstreams they
+// name, and the edge policies. Swap replaces it as a whole.
+type Table struct {
+	Routes []Route
+	// Upstreams are the round trippers routes name (in-process handlers,
+	// pools of replicas). A route naming a missing one answers 503.
+	Upstreams map[string]http.RoundTripper
+	// RateLimit applies to every route; a zero Rate turns it off.
+	RateLimit Limit
+	// TrustedProxies are the proxies whose X-Forwarded-For the gateway
+	// believes (see clientIP); empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	CORS           CORS
+}
+
+// Options are what stays for the gateway's life, across reloads.
+type Options struct {
+	Log *slog.Logger
+	// Auth verifies tokens and API keys at the edge; nil: no verification,
+	// and routes with Auth "required" are refused by New and Swap.
+	Auth *EdgeAuth
+	// Limiter decides rate limits; nil: rate limits are off.
+	Limiter ratelimit.Limiter
 }
 
 // Gateway routes and proxies requests. It is an http.Handler.
 type Gateway struct {
-	routes  []Route // longest prefix first
-	proxies map[string]http.Handler
+	opts  Options
+	table atomic.Pointer[table]
 }
 
-// New builds a gateway over upstreams, each an http.RoundTripper (in-process
-// or to replicas). A route naming an upstream that is missing answers 503,
-// so a split deployment with a service not yet configured fails clearly.
-func New(routes []Route, upstreams map[string]http.RoundTripper, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{proxies: map[string]http.Handler{}}
-	seen := map[string]bool{}
-	for _, r := range routes {
-		if !strings.HasPrefix(r.Prefix, "/") {
-			return nil, fmt.Errorf("gateway: route prefix %q must start with /", r.Prefix)
-		}
-		if seen[r.Prefix] {
-			return nil, fmt.Errorf("gateway: route prefix %q declared twice", r.Prefix)
-		}
-		seen[r.Prefix] = true
-		g.routes = append(g.routes, r)
-		if _, done := g.proxies[r.Upstream]; done {
-			continue
-		}
-		if rt, ok := upstreams[r.Upstream]; ok {
-			g.proxies[r.Upstream] = newProxy(r.Upstream, rt, log)
-		} else {
-			g.proxies[r.Upstream] = unavailable(r.Upstream)
-		}
+// New builds a gateway serving t.
+func New(t Table, opts Options) (*Gateway, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	slices.SortStableFunc(g.routes, func(a, b Route) int { return cmp.Compare(len(b.Prefix), len(a.Prefix)) })
+	g := &Gateway{opts: opts}
+	if err := g.Swap(t); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
-// Match returns the route for path, longest prefix first.
-func (g *Gateway) Match(path string) (Route, bool) {
-	for _, r := range g.routes {
-		if strings.HasPrefix(path, r.Prefix) || (strings.HasSuffix(r.Prefix, "/") && path == strings.TrimSuffix(r.Prefix, "/")) {
-			return r, true
-		}
+// Swap checks and builds t and makes it the table every new request uses;
+// requests in flight finish on the old one. On error nothing changes.
+func (g *Gateway) Swap(t Table) error {
+	tb, err := g.build(t)
+	if err != nil {
+		return err
 	}
-	return Route{}, false
+	g.table.Store(tb)
+	return nil
+}
+
+// Routes returns the routes served now, most specific first.
+func (g *Gateway) Routes() []Route {
+	t := g.table.Load()
+	out := make([]Route, len(t.entries))
+	for i, e := range t.entries {
+		out[i] = e.Route
+	}
+	return out
 }
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route, ok := g.Match(r.URL.Path)
-	if !ok {
+	t := g.table.Load()
+	securityHeaders(w, r)
+	if t.cors.handle(w, r) {
+		return // a preflight, answered at the edge
+	}
+	e, allow := t.match(r.Method, r.Host, r.URL.Path)
+	if e == nil {
+		if allow != "" {
+			httpx.MethodNotAllowedHandler(allow).ServeHTTP(w, r)
+			return
+		}
 		httpx.WriteError(w, r, errs.E(errs.NotFound, "gateway.route_not_found", "no route for %s", r.URL.Path))
 		return
 	}
-	r.Pattern = route.Prefix // the metrics and trace label: bounded, unlike the path
-	g.proxies[route.Upstream].ServeHTTP(w, r)
+	r.Pattern = e.Prefix // the metrics and trace label: bounded, unlike the path
+	e.handler.ServeHTTP(w, r)
 }
 
-// newProxy forwards to one upstream through rt, streaming both ways.
-func newProxy(name string, rt http.RoundTripper, log *slog.Logger) http.Handler {
+// newProxy forwards to one upstream through rt, streaming both ways. With
+// strip, the route's prefix is cut from the path the upstream sees.
+func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Prefix, corsOn bool, log *slog.Logger) http.Handler {
 	target := &url.URL{Scheme: "http", Host: name}
+	if strings.ContainsAny(name, ":/ ,") { // a user upstream's key; the pool sets the real host
+		target.Host = "upstream"
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
+			if route.StripPrefix {
+				stripPrefix(pr.Out.URL, pr.In.URL, route.Prefix)
+			}
 			pr.Out.Host = pr.In.Host // services see the public host
 			pr.SetXForwarded()       // incoming X-Forwarded-* were dropped: never trust the client's
+			if len(trusted) > 0 {
+				pr.Out.Header.Set("X-Forwarded-For", clientIP(pr.In, trusted).String())
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if corsOn {
+				stripUpstreamCORS(resp.Header)
+			}
+			return nil
 		},
 		Transport:     otelhttp.NewTransport(rt), // the upstream call is a child span, with traceparent sent on
 		FlushInterval: -1,                        // flush at once: SSE and streamed downloads pass through
@@ -109,16 +154,33 @@ func newProxy(name string, rt http.RoundTripper, log *slog.Logger) http.Handler 
 			case errors.Is(err, upstream.ErrCircuitOpen):
 				w.Header().Set("Retry-After", "5")
 				httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.circuit_open",
-					"the "+name+" service is failing; try again shortly"))
+					"the upstream of "+route.Prefix+" is failing; try again shortly"))
 				return
 			case errors.Is(err, upstream.ErrTimeout):
 				httpx.WriteError(w, r, errs.Wrap(err, errs.Timeout, "gateway.upstream_timeout",
-					"the "+name+" service did not answer in time"))
+					"the upstream of "+route.Prefix+" did not answer in time"))
 				return
 			}
 			httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.upstream_unavailable",
-				"the "+name+" service did not answer"))
+				"the upstream of "+route.Prefix+" did not answer"))
 		},
+	}
+}
+
+// stripPrefix cuts prefix from in's path into out, keeping a leading "/".
+func stripPrefix(out, in *url.URL, prefix string) {
+	cut := func(p string) string {
+		p = strings.TrimPrefix(p, strings.TrimSuffix(prefix, "/"))
+		p = strings.TrimPrefix(p, "/")
+		return "/" + p
+	}
+	out.Path = cut(in.Path)
+	out.RawPath = ""
+	if in.RawPath != "" {
+		out.RawPath = cut(in.RawPath)
+		if u, err := url.PathUnescape(out.RawPath); err != nil || u != out.Path {
+			out.RawPath = "" // the prefix was escaped differently: fall back to the decoded path
+		}
 	}
 }
 
@@ -138,3 +200,8 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+
+// routeError names a route in a build error.
+func routeError(r Route, format string, args ...any) error {
+	return fmt.Errorf("gateway: route %s: %s", r.name(), fmt.Sprintf(format, args...))
+}

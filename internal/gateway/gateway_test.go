@@ -27,7 +27,7 @@ var routes = []gateway.Route{
 }
 
 func TestMatch(t *testing.T) {
-	g, err := gateway.New(routes, nil, quiet())
+	g, err := gateway.New(gateway.Table{Routes: routes}, gateway.Options{Log: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestMatch(t *testing.T) {
 		{"/", ""},
 	}
 	for _, tt := range tests {
-		r, ok := g.Match(tt.path)
+		r, ok := g.Match("GET", "example.com", tt.path)
 		if got := r.Upstream; got != tt.want || ok != (tt.want != "") {
 			t.Errorf("Match(%q) = %q, %v; want %q", tt.path, got, ok, tt.want)
 		}
@@ -55,7 +55,7 @@ func TestNewRejectsBadRoutes(t *testing.T) {
 		{{Prefix: "v1/auth/", Upstream: "auth"}},
 		{{Prefix: "/a/", Upstream: "x"}, {Prefix: "/a/", Upstream: "y"}},
 	} {
-		if _, err := gateway.New(bad, nil, quiet()); err == nil {
+		if _, err := gateway.New(gateway.Table{Routes: bad}, gateway.Options{Log: quiet()}); err == nil {
 			t.Errorf("New(%v) accepted", bad)
 		}
 	}
@@ -86,7 +86,7 @@ func shapes(t *testing.T, h http.Handler) map[string]http.RoundTripper {
 func TestProxy(t *testing.T) {
 	for shape, rt := range shapes(t, http.HandlerFunc(echo)) {
 		t.Run(shape, func(t *testing.T) {
-			g, err := gateway.New(routes, map[string]http.RoundTripper{"auth": rt}, quiet())
+			g, err := gateway.New(gateway.Table{Routes: routes, Upstreams: map[string]http.RoundTripper{"auth": rt}}, gateway.Options{Log: quiet()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,14 +124,14 @@ func TestProxy(t *testing.T) {
 }
 
 func TestProblems(t *testing.T) {
-	g, err := gateway.New(routes, nil, quiet()) // no upstream reachable
+	g, err := gateway.New(gateway.Table{Routes: routes}, gateway.Options{Log: quiet()}) // no upstream reachable
 	if err != nil {
 		t.Fatal(err)
 	}
 	front := httptest.NewServer(httpx.Stack("gateway", quiet(), g))
 	defer front.Close()
 	dead, _ := transport.NewReplicas([]string{"http://127.0.0.1:1"})
-	gDead, _ := gateway.New(routes, map[string]http.RoundTripper{"auth": dead}, quiet())
+	gDead, _ := gateway.New(gateway.Table{Routes: routes, Upstreams: map[string]http.RoundTripper{"auth": dead}}, gateway.Options{Log: quiet()})
 	frontDead := httptest.NewServer(httpx.Stack("gateway", quiet(), gDead))
 	defer frontDead.Close()
 
@@ -173,7 +173,7 @@ func TestStreaming(t *testing.T) {
 	})
 	for shape, rt := range shapes(t, sse) {
 		t.Run(shape, func(t *testing.T) {
-			g, _ := gateway.New(routes, map[string]http.RoundTripper{"content": rt}, quiet())
+			g, _ := gateway.New(gateway.Table{Routes: routes, Upstreams: map[string]http.RoundTripper{"content": rt}}, gateway.Options{Log: quiet()})
 			front := httptest.NewServer(httpx.Stack("gateway", quiet(), g))
 			defer front.Close()
 			resp, err := http.Get(front.URL + "/v1/collections/realtime")

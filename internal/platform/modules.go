@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,6 +20,7 @@ import (
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/ops"
+	"github.com/bamhq/bam/internal/ratelimit"
 	"github.com/bamhq/bam/internal/transport"
 )
 
@@ -127,52 +132,136 @@ func (w *withListener) Ready(ctx context.Context) error {
 }
 
 // gatewayModule serves the public API: each service's routes, proxied to
-// the service in this process or to its configured replicas.
+// the service in this process or to its configured replicas, plus users'
+// routes from gateway.routes; tokens are checked at the edge against the
+// auth service (in-process or its replicas) and rate limits apply (shared
+// through Redis when redis.url is set). The routes reload live when the
+// config file changes and on Platform.Reload (SIGHUP).
 func (p *Platform) gatewayModule() kernel.Module {
-	var after []string
+	after := []string{ModuleBus} // ordering only: the deny-list follows the bus when it runs here
 	for _, s := range p.specs {
 		after = append(after, s.Name)
 	}
 	return kernel.Module{Name: ModuleGateway, After: after, Init: func(context.Context) (kernel.Service, error) {
-		var routes []gateway.Route
-		var pools []*upstream.Pool
+		gs := &gatewayService{log: p.Log, file: p.ConfigFile}
+		var builtin []gateway.Route
 		upstreams := map[string]http.RoundTripper{}
 		for _, s := range p.specs {
 			for _, prefix := range s.Routes {
-				routes = append(routes, gateway.Route{Prefix: prefix, Upstream: s.Name})
+				builtin = append(builtin, gateway.Route{Prefix: prefix, Upstream: s.Name, Auth: gateway.AuthOptional})
 			}
 			if h, ok := p.Handler(s.Name); ok {
 				upstreams[s.Name] = transport.InProcess(h)
 			} else if s.Upstream != "" {
 				pool, err := upstream.New(upstream.Options{Name: s.Name, Targets: strings.Split(s.Upstream, ","), Logger: p.Log})
 				if err != nil {
+					gs.close()
 					return nil, fmt.Errorf("%s upstream: %w", s.Name, err)
 				}
 				upstreams[s.Name] = pool
-				pools = append(pools, pool)
+				gs.pools = append(gs.pools, pool)
 			}
 		}
-		gw, err := gateway.New(routes, upstreams, p.Log)
+		opts := gateway.Options{Log: p.Log}
+		if rt, ok := upstreams["auth"]; ok {
+			a, err := gateway.NewEdgeAuth(gateway.EdgeAuthOptions{Issuer: p.Config.PublicURL,
+				Audience: p.Config.Auth.Audience, Auth: rt, TokenLifetime: p.Config.Auth.AccessTokenTTL})
+			if err != nil {
+				gs.close()
+				return nil, err
+			}
+			opts.Auth, gs.auth = a, a
+		}
+		var rdb *ratelimit.Redis
+		if u := p.Config.Redis.URL; u != "" {
+			client, err := ratelimit.NewClient(u)
+			if err != nil {
+				gs.close()
+				return nil, err
+			}
+			gs.redis = client
+			rdb = ratelimit.NewRedis(client, ratelimit.RedisOptions{})
+		}
+		gs.limiter = ratelimit.NewFallback(rdb, ratelimit.NewLocal(ratelimit.LocalOptions{}),
+			ratelimit.FallbackOptions{Logger: p.Log})
+		opts.Limiter = gs.limiter
+		gs.builder = &gateway.Builder{Builtin: builtin, Upstreams: upstreams, Log: p.Log}
+		gw, err := gs.builder.New(p.Config, opts)
 		if err != nil {
+			gs.close()
 			return nil, err
 		}
-		srv := &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
+		if p.Reconfigure != nil {
+			gs.reloader = &gateway.Reloader{Gateway: gw, Builder: gs.builder, Load: p.Reconfigure, Log: p.Log}
+			p.OnReload(gs.reloader.Reload)
+		}
+		gs.bus = func() *bus.Bus { return p.Bus }
+		gs.HTTPServer = &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
 			Handler: httpx.Stack(ModuleGateway, p.Log, gw), Log: p.Log}
-		return &gatewayService{HTTPServer: srv, pools: pools}, nil
+		return gs, nil
 	}}
 }
 
-// gatewayService is the public listener and the upstream pools it owns:
-// the listener drains first, then the pools' health checks stop.
+// gatewayService is the public listener and what it owns: upstream pools,
+// the rate limiter, the deny-list follower and the config file watcher.
+// The listener drains first, then the rest stops.
 type gatewayService struct {
 	*kernel.HTTPServer
-	pools []*upstream.Pool
+	log      *slog.Logger
+	file     string
+	pools    []*upstream.Pool
+	builder  *gateway.Builder
+	reloader *gateway.Reloader
+	auth     *gateway.EdgeAuth
+	limiter  *ratelimit.Fallback
+	redis    io.Closer
+	bus      func() *bus.Bus
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+func (g *gatewayService) Start(ctx context.Context) error {
+	if err := g.HTTPServer.Start(ctx); err != nil {
+		return err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g.cancel = cancel
+	if b := g.bus(); g.auth != nil && b != nil {
+		g.wg.Go(func() { _ = g.auth.DenyList.Follow(bg, b, g.auth.DenyList.TokenLifetime()) })
+	} else if g.auth != nil {
+		g.log.Warn("gateway: no event bus in this process; sessions revoked before their tokens expire pass the edge (services still refuse them)")
+	}
+	if g.reloader != nil && g.file != "" {
+		g.wg.Go(func() {
+			gateway.WatchFile(bg, g.file, time.Second, func() { _ = g.reloader.Reload(bg) })
+		})
+	}
+	return nil
 }
 
 func (g *gatewayService) Stop(ctx context.Context) error {
 	err := g.HTTPServer.Stop(ctx)
+	return errors.Join(err, g.close())
+}
+
+// close stops the background work and releases what the gateway owns.
+func (g *gatewayService) close() error {
+	if g.cancel != nil {
+		g.cancel()
+		g.wg.Wait()
+	}
+	var err error
 	for _, p := range g.pools {
 		err = errors.Join(err, p.Close())
+	}
+	if g.builder != nil {
+		err = errors.Join(err, g.builder.Close())
+	}
+	if g.limiter != nil {
+		err = errors.Join(err, g.limiter.Close())
+	}
+	if g.redis != nil {
+		err = errors.Join(err, g.redis.Close())
 	}
 	return err
 }

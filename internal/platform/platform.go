@@ -9,6 +9,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -73,10 +74,39 @@ type Platform struct {
 	// Bus is set once the bus module has started.
 	Bus *bus.Bus
 
+	// Reconfigure reads the configuration again, every layer, for a reload
+	// (nil: the configuration cannot be reloaded). ConfigFile is the file it
+	// reads, watched for changes when set.
+	Reconfigure func() (config.Config, error)
+	ConfigFile  string
+
 	specs    []Spec
 	mu       sync.Mutex
 	handlers map[string]http.Handler // APIs of the services started in this process
 	running  map[string]bool         // the modules this process runs, once resolved
+	reload   []func(context.Context) error
+}
+
+// OnReload registers fn to run on Reload: a module that can apply a new
+// configuration live (the gateway's routes) registers here.
+func (p *Platform) OnReload(fn func(context.Context) error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reload = append(p.reload, fn)
+}
+
+// Reload asks every registered module to reload its configuration (on
+// SIGHUP). Each logs its own outcome; a rejected configuration leaves that
+// module as it was.
+func (p *Platform) Reload(ctx context.Context) error {
+	p.mu.Lock()
+	fns := slices.Clone(p.reload)
+	p.mu.Unlock()
+	var err error
+	for _, fn := range fns {
+		err = errors.Join(err, fn(ctx))
+	}
+	return err
 }
 
 // New registers the infrastructure modules and the given services.

@@ -48,7 +48,8 @@ func TestRedisDecisions(t *testing.T) {
 	url := testenv.RedisURL(t)
 	prefix := testPrefix(t, url)
 	c := newClient(t, url)
-	l := ratelimit.NewRedis(c, ratelimit.RedisOptions{Prefix: prefix})
+	// A generous timeout: this checks decisions, not latency, and must not flake on a loaded CI box.
+	l := ratelimit.NewRedis(c, ratelimit.RedisOptions{Prefix: prefix, Timeout: 2 * time.Second})
 	ctx := context.Background()
 	lim := ratelimit.Limit{Rate: 1, Burst: 3} // slow: the test's own latency does not matter
 

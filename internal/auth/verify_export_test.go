@@ -1,0 +1,4 @@
+package auth
+
+// CheckEmail exposes checkEmail to the fuzz tests in package auth_test.
+var CheckEmail = checkEmail

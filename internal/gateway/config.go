@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/gateway/upstream"
+	"github.com/bamhq/bam/internal/ratelimit"
+)
+
+// Builder turns configuration into Tables: the services' built-in routes
+// plus users' routes from gateway.routes, each user upstream an
+// upstream.Pool. Pools are shared by routes with the same replicas, timeout
+// and retries, and kept across reloads (with their health and breaker
+// state) for as long as some route uses them.
+type Builder struct {
+	// Builtin are the services' routes, Upstreams their transports.
+	Builtin   []Route
+	Upstreams map[string]http.RoundTripper
+	Log       *slog.Logger
+	// Transport is the template of user pools' connections (nil: the
+	// pool's default).
+	Transport *http.Transport
+
+	mu    sync.Mutex
+	pools map[string]*upstream.Pool
+}
+
+// Apply builds the table c describes and swaps it into g. On error g keeps
+// its table and pools made for the rejected one are closed; on success
+// pools no route uses any more are closed (their requests in flight finish).
+func (b *Builder) Apply(g *Gateway, c config.Config) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, next, err := b.table(c)
+	if err == nil {
+		err = g.Swap(t)
+	}
+	keep := b.pools
+	if err == nil {
+		keep = next
+	}
+	for key, p := range b.pools {
+		if keep[key] != p {
+			_ = p.Close()
+		}
+	}
+	for key, p := range next {
+		if keep[key] != p {
+			_ = p.Close()
+		}
+	}
+	b.pools = keep
+	return err
+}
+
+// New builds a gateway serving c.
+func (b *Builder) New(c config.Config, opts Options) (*Gateway, error) {
+	g := &Gateway{opts: opts}
+	if g.opts.Log == nil {
+		g.opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := b.Apply(g, c); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Close closes the user pools.
+func (b *Builder) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.pools {
+		_ = p.Close()
+	}
+	b.pools = nil
+	return nil
+}
+
+// table converts c; pools are reused from b.pools or made new.
+func (b *Builder) table(c config.Config) (Table, map[string]*upstream.Pool, error) {
+	gc := c.Gateway
+	t := Table{
+		Routes:    slices.Clone(b.Builtin),
+		Upstreams: maps.Clone(b.Upstreams),
+		RateLimit: limitOf(gc.RateLimit),
+		CORS:      CORS{Origins: gc.CORSOrigins, Credentials: gc.CORSCredentials, MaxAge: gc.CORSMaxAge},
+	}
+	if t.Upstreams == nil {
+		t.Upstreams = map[string]http.RoundTripper{}
+	}
+	for i := range t.Routes {
+		t.Routes[i].Builtin = true
+	}
+	for _, s := range gc.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return Table{}, nil, fmt.Errorf("gateway: trusted_proxies %q: %w", s, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		t.TrustedProxies = append(t.TrustedProxies, p.Masked())
+	}
+	pools := map[string]*upstream.Pool{}
+	fail := func(err error) (Table, map[string]*upstream.Pool, error) { return Table{}, pools, err }
+	for i, rc := range gc.Routes {
+		r, err := routeOf(i, rc)
+		if err != nil {
+			return fail(err)
+		}
+		key := poolKey(rc)
+		if pools[key] == nil {
+			if p := b.pools[key]; p != nil {
+				pools[key] = p
+			} else if pools[key], err = b.newPool(key, rc); err != nil {
+				delete(pools, key)
+				return fail(routeError(r, "upstream: %v", err))
+			}
+		}
+		r.Upstream = key
+		t.Upstreams[key] = pools[key]
+		t.Routes = append(t.Routes, r)
+	}
+	return t, pools, nil
+}
+
+func (b *Builder) newPool(key string, rc config.Route) (*upstream.Pool, error) {
+	retries := 0 // the pool's default
+	if rc.Retries != nil {
+		retries = max(*rc.Retries, 0)
+		if retries == 0 {
+			retries = -1 // none
+		}
+	}
+	return upstream.New(upstream.Options{
+		Name:      key,
+		Targets:   splitTargets(rc.Upstream),
+		Transport: b.Transport,
+		// Users' services need not answer /readyz: passive ejection only.
+		HealthInterval: -1,
+		Timeout:        rc.Timeout,
+		Retries:        retries,
+		Logger:         b.Log,
+	})
+}
+
+// poolKey names a user upstream: its replicas and the settings its pool
+// applies. It labels the pool's metrics.
+func poolKey(rc config.Route) string {
+	key := strings.Join(splitTargets(rc.Upstream), ",")
+	var opts []string
+	if rc.Timeout > 0 {
+		opts = append(opts, "timeout "+rc.Timeout.String())
+	}
+	if rc.Retries != nil {
+		opts = append(opts, fmt.Sprintf("retries %d", *rc.Retries))
+	}
+	if len(opts) > 0 {
+		key += " (" + strings.Join(opts, ", ") + ")"
+	}
+	return key
+}
+
+func splitTargets(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSuffix(strings.TrimSpace(t), "/"); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// routeOf converts gateway.routes[i].
+func routeOf(i int, rc config.Route) (Route, error) {
+	r := Route{
+		Prefix: rc.Path, Host: rc.Host, Methods: rc.Methods, StripPrefix: rc.StripPrefix,
+		Auth: Policy(rc.Auth), Roles: rc.Roles, Permissions: rc.Permissions,
+		RateLimit: limitOf(rc.RateLimit), Deprecated: rc.Deprecated, Override: rc.Override,
+		Name: fmt.Sprintf("gateway.routes[%d] (%s)", i, rc.Path),
+	}
+	if rc.Sunset != "" {
+		t, err := time.Parse(time.RFC3339, rc.Sunset)
+		if err != nil {
+			return r, routeError(r, "sunset %q: want an RFC 3339 time", rc.Sunset)
+		}
+		r.Sunset = t
+	}
+	return r, nil
+}
+
+// limitOf converts a configured limit; burst 0 means twice the rate.
+func limitOf(l config.RateLimit) Limit {
+	if l.RPS <= 0 {
+		return Limit{}
+	}
+	burst := l.Burst
+	if burst <= 0 {
+		burst = max(1, int(2*l.RPS))
+	}
+	return Limit{Per: l.Per, Limit: ratelimit.Limit{Rate: l.RPS, Burst: burst}}
+}

@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/ratelimit"
+)
+
+// Rate limit dimensions: what a Limit counts.
+const (
+	PerIP    = "ip"    // the client's address (see clientIP)
+	PerUser  = "user"  // the verified caller's subject; anonymous callers by IP
+	PerKey   = "key"   // the API key; other callers by user, then IP
+	PerRoute = "route" // everyone together
+)
+
+// Limit is a token bucket applied per Per. A zero Rate is no limit.
+type Limit struct {
+	Per string // PerIP when empty
+	ratelimit.Limit
+}
+
+func (l Limit) on() bool { return l.Rate > 0 }
+
+func (l Limit) check() error {
+	switch l.Per {
+	case "", PerIP, PerUser, PerKey, PerRoute:
+	default:
+		return fmt.Errorf("rate limit per %q: want ip, user, key or route", l.Per)
+	}
+	if !l.on() {
+		return nil
+	}
+	if l.Burst < 1 {
+		return fmt.Errorf("rate limit burst %d: want at least 1", l.Burst)
+	}
+	return nil
+}
+
+var limitDecisions = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "bam_gateway_ratelimit_decisions_total",
+	Help: "Rate limit decisions at the gateway by route (matched prefix), scope (default or route) and result (allowed, denied, error).",
+}, []string{"route", "scope", "result"})
+
+// limit wraps next in the default limit and the route's own. Both must
+// allow; the RateLimit-* headers report the tighter one. A limiter error
+// fails open: an outage of the limiter must not become an outage of the API.
+func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, next http.Handler) http.Handler {
+	type scoped struct {
+		Limit
+		scope  string
+		suffix string
+	}
+	var limits []scoped
+	if def.on() {
+		limits = append(limits, scoped{def, "default", ""})
+	}
+	if r.RateLimit.on() {
+		limits = append(limits, scoped{r.RateLimit, "route", "|" + r.Prefix})
+	}
+	if len(limits) == 0 || g.opts.Limiter == nil {
+		return next
+	}
+	lim := g.opts.Limiter
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var shown *ratelimit.Decision
+		for _, l := range limits {
+			key := limitKey(l.Per, req, r.Prefix, trusted) + l.suffix
+			d, err := lim.Allow(req.Context(), key, l.Limit.Limit)
+			if err != nil {
+				limitDecisions.WithLabelValues(r.Prefix, l.scope, "error").Inc()
+				g.opts.Log.WarnContext(req.Context(), "gateway: rate limit failed; letting the request pass", "err", err)
+				continue
+			}
+			if !d.Allowed {
+				limitDecisions.WithLabelValues(r.Prefix, l.scope, "denied").Inc()
+				ratelimit.Deny(w, req, d)
+				return
+			}
+			limitDecisions.WithLabelValues(r.Prefix, l.scope, "allowed").Inc()
+			if shown == nil || d.Remaining < shown.Remaining {
+				shown = &d
+			}
+		}
+		if shown != nil {
+			ratelimit.SetHeaders(w, *shown)
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// limitKey names the bucket of req under the dimension per.
+func limitKey(per string, req *http.Request, prefix string, trusted []netip.Prefix) string {
+	p, _ := authn.FromContext(req.Context())
+	switch {
+	case per == PerRoute:
+		return "route:" + prefix
+	case per == PerKey && p != nil && p.Kind == authn.KindAPIKey:
+		return "key:" + p.TokenID
+	case (per == PerKey || per == PerUser) && p != nil:
+		return "user:" + p.Subject
+	}
+	return "ip:" + clientIP(req, trusted).String()
+}
+
+// clientIP is the TCP peer, or, when the peer is a trusted proxy, the
+// right-most X-Forwarded-For hop that is not one: the first address no
+// trusted proxy can vouch for. Hops left of it could be forged by the client.
+func clientIP(req *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer, err := netip.ParseAddrPort(req.RemoteAddr)
+	if err != nil {
+		return netip.IPv6Unspecified()
+	}
+	ip := peer.Addr().Unmap()
+	if len(trusted) == 0 || !isTrusted(ip, trusted) {
+		return ip
+	}
+	hops := req.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return ip // garbage: stop believing the chain here
+			}
+			ip = hop.Unmap()
+			if !isTrusted(ip, trusted) {
+				return ip
+			}
+		}
+	}
+	return ip
+}
+
+func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
