@@ -134,20 +134,9 @@ func (s *Service) issueForCode(ctx context.Context, tx *store.Tx, userID string,
 	if err != nil || u.Disabled {
 		return TokenResponse{}, "", errAuthCodeInvalid
 	}
-	resp, err := s.startSession(ctx, tx, u, ac.AMR, ac.AAL)
-	if err != nil {
-		return TokenResponse{}, "", err
-	}
-	rt, err := refreshTokenByHash(ctx, tx, hashToken(resp.RefreshToken))
-	if err != nil {
-		return TokenResponse{}, "", err
-	}
-	sess, err := sessionByID(ctx, tx, rt.sessionID)
-	if err != nil {
-		return TokenResponse{}, "", err
-	}
 	// The access token names the client it was issued to.
-	if resp.AccessToken, err = s.clientAccessToken(ctx, tx, u, sess, ac.ClientID, now); err != nil {
+	resp, sess, err := s.startClientSession(ctx, tx, u, ac.AMR, ac.AAL, ac.ClientID)
+	if err != nil {
 		return TokenResponse{}, "", err
 	}
 	if hasScope(ac.Scope, "openid") {
@@ -174,22 +163,6 @@ func (s *Service) revokeCodeSession(ctx context.Context, tx *store.Tx, userID st
 	}
 	ev := &SessionRevokedEvent{SID: ac.Issued, Sub: userID}
 	return ev, s.emit(ctx, tx, EventSessionRevoked, ac.Issued, ev)
-}
-
-// clientAccessToken is accessToken with the client_id claim of the client
-// the token was issued to.
-func (s *Service) clientAccessToken(ctx context.Context, q store.Querier, u User, sess Session, clientID string, now time.Time) (string, error) {
-	roles, perms, err := rolesOf(ctx, q, u.ID)
-	if err != nil {
-		return "", err
-	}
-	return s.Keys.Sign(ctx, accessClaims{
-		Issuer: s.opts.Issuer, Subject: u.ID, Audience: []string{s.opts.Audience},
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(s.opts.AccessTokenTTL).Unix(),
-		ID: newID(), SessionID: sess.ID, ClientID: clientID, Kind: KindUser,
-		Roles: nonNil(roles), Permissions: nonNil(perms), Scope: strings.Join(perms, " "),
-		Email: u.Email, EmailVerified: u.EmailVerified, AMR: sess.AMR, AAL: sess.AAL,
-	})
 }
 
 func hasScope(scope, want string) bool {

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/store"
@@ -20,77 +21,95 @@ var (
 // window, reuse means the token leaked, and the whole session — every
 // token descended from that sign-in — is revoked.
 func (s *Service) Refresh(ctx context.Context, token string) (TokenResponse, error) {
-	var (
-		resp    TokenResponse
-		revoked *SessionRevokedEvent
-		reused  bool
-	)
-	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		revoked, reused = nil, false
-		now := s.now()
-		rt, err := refreshTokenByHash(ctx, tx, hashToken(token))
-		if errors.Is(err, errNoRefreshToken) {
-			return errRefreshInvalid
-		}
-		if err != nil {
-			return err
-		}
-		sess, err := sessionByID(ctx, tx, rt.sessionID)
-		if err != nil {
-			return err
-		}
-		if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(rt.expiresAt) {
-			return errRefreshInvalid
-		}
-		u, err := userByID(ctx, tx, sess.UserID)
-		if err != nil || u.Disabled {
-			return errRefreshInvalid
-		}
-		next := s.successor(token)
-		first, err := markRefreshTokenUsed(ctx, tx, rt.hash, now)
-		if err != nil {
-			return err
-		}
-		if !first { // used before: a concurrent tab, or a replay
-			if rt, err = refreshTokenByHash(ctx, tx, rt.hash); err != nil { // when, exactly
-				return err
-			}
-			usedAt := rt.usedAt
-			if usedAt == nil || now.Sub(*usedAt) > s.opts.RefreshReuseGrace {
-				ids, err := revokeSessions(ctx, tx, u.ID, []string{sess.ID}, "refresh_token_reused", now)
-				if err != nil {
-					return err
-				}
-				if err := s.audit(ctx, tx, u.ID, "refresh_token.reused", sess.ID, nil); err != nil {
-					return err
-				}
-				if len(ids) > 0 {
-					revoked = &SessionRevokedEvent{SID: sess.ID, Sub: u.ID}
-					if err := s.emit(ctx, tx, EventSessionRevoked, sess.ID, revoked); err != nil {
-						return err
-					}
-				}
-				reused = true
-				return nil // commit the revocation, then answer with the error
-			}
-		}
-		if err := insertRefreshToken(ctx, tx, hashToken(next), sess.ID, now, sess.ExpiresAt); err != nil {
-			return err
-		}
-		if err := touchSession(ctx, tx, sess.ID, now); err != nil {
-			return err
-		}
-		resp, err = s.tokenResponse(ctx, tx, u, sess, next, now)
+	var r rotation
+	err := s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
+		r, err = s.rotate(ctx, tx, token, s.now())
 		return err
 	})
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if revoked != nil {
-		s.deny.RevokeSession(revoked.SID, s.now()) // this replica at once; others through the bus
-	}
-	if reused {
+	if r.revoked {
+		s.deny.RevokeSession(r.sess.ID, s.now()) // this replica at once; others through the bus
 		return TokenResponse{}, errRefreshReused
 	}
-	return resp, nil
+	// Signing happens after the commit: the write transaction (on SQLite,
+	// the one write lock) is held only for the database work.
+	access, err := s.accessToken(ctx, r.user, r.roles, r.perms, r.sess, "", r.now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	r.user.Roles = nonNil(r.roles)
+	return TokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.opts.AccessTokenTTL.Seconds()),
+		RefreshToken: r.next, User: &r.user}, nil
+}
+
+// rotation is what one refresh decided inside its transaction.
+type rotation struct {
+	user         User
+	sess         Session
+	next         string   // the successor refresh token
+	roles, perms []string // for the access token
+	revoked      bool     // reuse detected: the session was revoked
+	now          time.Time
+}
+
+// rotate checks token and replaces it by its successor, or, on a reuse
+// past the grace window, revokes the session.
+func (s *Service) rotate(ctx context.Context, tx *store.Tx, token string, now time.Time) (rotation, error) {
+	r := rotation{now: now}
+	rt, err := refreshTokenByHash(ctx, tx, hashToken(token))
+	if errors.Is(err, errNoRefreshToken) {
+		return r, errRefreshInvalid
+	}
+	if err != nil {
+		return r, err
+	}
+	if r.sess, err = sessionByID(ctx, tx, rt.sessionID); err != nil {
+		return r, err
+	}
+	if r.sess.RevokedAt != nil || !now.Before(r.sess.ExpiresAt) || !now.Before(rt.expiresAt) {
+		return r, errRefreshInvalid
+	}
+	if r.user, err = userByID(ctx, tx, r.sess.UserID); err != nil || r.user.Disabled {
+		return r, errRefreshInvalid
+	}
+	first, err := markRefreshTokenUsed(ctx, tx, rt.hash, now)
+	if err != nil {
+		return r, err
+	}
+	if !first { // used before: a concurrent tab, or a replay
+		if rt, err = refreshTokenByHash(ctx, tx, rt.hash); err != nil { // when, exactly
+			return r, err
+		}
+		if rt.usedAt == nil || now.Sub(*rt.usedAt) > s.opts.RefreshReuseGrace {
+			return r, s.revokeReused(ctx, tx, &r)
+		}
+	}
+	r.next = s.successor(token)
+	if err := insertRefreshToken(ctx, tx, hashToken(r.next), r.sess.ID, now, r.sess.ExpiresAt); err != nil {
+		return r, err
+	}
+	if err := touchSession(ctx, tx, r.sess.ID, now); err != nil {
+		return r, err
+	}
+	r.roles, r.perms, err = rolesOf(ctx, tx, r.user.ID)
+	return r, err
+}
+
+// revokeReused ends a session whose refresh token was replayed, records it
+// and announces it; the caller commits, then answers with the error.
+func (s *Service) revokeReused(ctx context.Context, tx *store.Tx, r *rotation) error {
+	ids, err := revokeSessions(ctx, tx, r.user.ID, []string{r.sess.ID}, "refresh_token_reused", r.now)
+	if err != nil {
+		return err
+	}
+	if err := s.audit(ctx, tx, r.user.ID, "refresh_token.reused", r.sess.ID, nil); err != nil {
+		return err
+	}
+	r.revoked = true
+	if len(ids) == 0 {
+		return nil // already revoked by a concurrent reuse
+	}
+	return s.emit(ctx, tx, EventSessionRevoked, r.sess.ID, SessionRevokedEvent{SID: r.sess.ID, Sub: r.user.ID})
 }

@@ -37,16 +37,14 @@ type accessClaims struct {
 // can tell them from access tokens and API keys.
 const refreshPrefix = "bamr_"
 
-// accessToken signs an access token for user in session sess.
-func (s *Service) accessToken(ctx context.Context, q store.Querier, u User, sess Session, now time.Time) (string, error) {
-	roles, perms, err := rolesOf(ctx, q, u.ID)
-	if err != nil {
-		return "", err
-	}
+// accessToken signs an access token for u in session sess, naming the
+// OAuth client it is issued to (clientID, "" for bam's own clients), with
+// the roles and permissions u has now.
+func (s *Service) accessToken(ctx context.Context, u User, roles, perms []string, sess Session, clientID string, now time.Time) (string, error) {
 	return s.Keys.Sign(ctx, accessClaims{
 		Issuer: s.opts.Issuer, Subject: u.ID, Audience: []string{s.opts.Audience},
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(s.opts.AccessTokenTTL).Unix(),
-		ID: newID(), SessionID: sess.ID, Kind: KindUser,
+		ID: newID(), SessionID: sess.ID, ClientID: clientID, Kind: KindUser,
 		Roles: nonNil(roles), Permissions: nonNil(perms), Scope: strings.Join(perms, " "),
 		Email: u.Email, EmailVerified: u.EmailVerified, AMR: sess.AMR, AAL: sess.AAL,
 	})
@@ -65,33 +63,43 @@ func (s *Service) successor(token string) string {
 // startSession creates a session for u and its first refresh token, and
 // returns the token response.
 func (s *Service) startSession(ctx context.Context, tx *store.Tx, u User, amr []string, aal string) (TokenResponse, error) {
+	resp, _, err := s.startClientSession(ctx, tx, u, amr, aal, "")
+	return resp, err
+}
+
+// startClientSession is startSession for an OAuth client (its id goes in
+// the access token), also returning the session.
+func (s *Service) startClientSession(ctx context.Context, tx *store.Tx, u User, amr []string, aal, clientID string) (TokenResponse, Session, error) {
 	now := s.now()
 	c := clientFrom(ctx)
 	sess := Session{ID: newID(), UserID: u.ID, AAL: aal, AMR: amr, IP: c.IP, UserAgent: c.UserAgent,
 		CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
 	if err := insertSession(ctx, tx, sess); err != nil {
-		return TokenResponse{}, err
+		return TokenResponse{}, Session{}, err
 	}
 	refresh := randomToken(refreshPrefix)
 	if err := insertRefreshToken(ctx, tx, hashToken(refresh), sess.ID, now, sess.ExpiresAt); err != nil {
-		return TokenResponse{}, err
+		return TokenResponse{}, Session{}, err
 	}
 	if err := s.emit(ctx, tx, EventSessionCreated, sess.ID,
 		SessionEvent{SID: sess.ID, Sub: u.ID, AMR: amr, IP: c.IP, Agent: c.UserAgent}); err != nil {
-		return TokenResponse{}, err
+		return TokenResponse{}, Session{}, err
 	}
 	if err := s.audit(ctx, tx, u.ID, "session.created", sess.ID, map[string]any{"amr": amr}); err != nil {
-		return TokenResponse{}, err
+		return TokenResponse{}, Session{}, err
 	}
-	return s.tokenResponse(ctx, tx, u, sess, refresh, now)
+	resp, err := s.tokenResponse(ctx, tx, u, sess, refresh, clientID, now)
+	return resp, sess, err
 }
 
-func (s *Service) tokenResponse(ctx context.Context, q store.Querier, u User, sess Session, refresh string, now time.Time) (TokenResponse, error) {
-	access, err := s.accessToken(ctx, q, u, sess, now)
+// tokenResponse signs an access token for u in sess and answers it with
+// refresh, reading u's roles once for both.
+func (s *Service) tokenResponse(ctx context.Context, q store.Querier, u User, sess Session, refresh, clientID string, now time.Time) (TokenResponse, error) {
+	roles, perms, err := rolesOf(ctx, q, u.ID)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	roles, _, err := rolesOf(ctx, q, u.ID)
+	access, err := s.accessToken(ctx, u, roles, perms, sess, clientID, now)
 	if err != nil {
 		return TokenResponse{}, err
 	}

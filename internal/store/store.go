@@ -59,6 +59,11 @@ type DB struct {
 	name    string
 	schema  string
 
+	// writer serialises SQLite write transactions inside the process: they
+	// queue here, in order, instead of polling the file lock, where under
+	// load some would starve past the busy timeout. nil for PostgreSQL.
+	writer chan struct{}
+
 	stats     prometheus.Collector // nil when another DB of the same name already exports stats
 	closeOnce sync.Once
 	closeErr  error
@@ -117,6 +122,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 	}
 	s := &DB{sql: db, dialect: d, name: opts.Name, schema: opts.Schema}
+	if d == SQLite {
+		s.writer = make(chan struct{}, 1)
+	}
 	s.registerStats()
 	return s, nil
 }

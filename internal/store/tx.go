@@ -82,8 +82,26 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
+// writerWait bounds the wait for the in-process SQLite write lock, like
+// the file lock's busy timeout: a transaction started inside another
+// (InTx does not nest) fails instead of waiting forever.
+const writerWait = 10 * time.Second
+
 // attempt runs fn once in its own transaction and commits it.
 func (db *DB) attempt(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
+	if db.writer != nil {
+		t := time.NewTimer(writerWait)
+		select {
+		case db.writer <- struct{}{}:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("store: begin: %w", ctx.Err())
+		case <-t.C:
+			return nil, fmt.Errorf("store: begin: no write lock after %s (a transaction inside another?)", writerWait)
+		}
+		defer func() { <-db.writer }()
+	}
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
