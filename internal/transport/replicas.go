@@ -3,11 +3,9 @@ package transport
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -70,10 +68,10 @@ func NewHTTPTransport() *http.Transport {
 // RoundTrip sends req to the next replica, and on to the following ones
 // while dialing fails.
 func (r *Replicas) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body *heldBody
+	var body *HeldBody
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &heldBody{rc: req.Body, hold: true}
-		defer body.release()
+		body = HoldBody(req.Body)
+		defer body.Release()
 	}
 	start := r.next.Add(1) - 1
 	var errs []error
@@ -91,7 +89,7 @@ func (r *Replicas) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", base.Host, err))
-		if !isDialError(err) || (body != nil && body.touched()) || req.Context().Err() != nil {
+		if !isDialError(err) || (body != nil && body.Touched()) || req.Context().Err() != nil {
 			break
 		}
 	}
@@ -105,52 +103,4 @@ func (r *Replicas) CloseIdleConnections() { r.rt.CloseIdleConnections() }
 func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// heldBody hands the caller's body to one attempt after another. The
-// http.Transport closes the body of a request it failed to send; while an
-// attempt may be retried, that close is held back, and done on release.
-type heldBody struct {
-	rc io.ReadCloser
-
-	mu     sync.Mutex
-	hold   bool
-	closed bool // a Close arrived while held
-	read   bool
-}
-
-func (b *heldBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	b.read = true
-	b.mu.Unlock()
-	return b.rc.Read(p)
-}
-
-func (b *heldBody) Close() error {
-	b.mu.Lock()
-	if b.hold {
-		b.closed = true
-		b.mu.Unlock()
-		return nil
-	}
-	b.mu.Unlock()
-	return b.rc.Close()
-}
-
-func (b *heldBody) touched() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.read
-}
-
-// release stops holding: a Close that already arrived is done now, later
-// ones go straight through.
-func (b *heldBody) release() {
-	b.mu.Lock()
-	b.hold = false
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
-		_ = b.rc.Close()
-	}
 }

@@ -120,54 +120,6 @@ func (b *budget) withdraw(now time.Duration) bool {
 	return true
 }
 
-// heldBody lets a body without GetBody go to a second replica after a
-// failed dial. net/http closes a request's body when it fails to send it;
-// while the request may still be retried that close is held back, and done
-// by release.
-type heldBody struct {
-	rc io.ReadCloser
-
-	mu     sync.Mutex
-	hold   bool
-	closed bool // a Close arrived while held
-	read   bool
-}
-
-func (b *heldBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	b.read = true
-	b.mu.Unlock()
-	return b.rc.Read(p)
-}
-
-func (b *heldBody) Close() error {
-	b.mu.Lock()
-	if b.hold {
-		b.closed = true
-		b.mu.Unlock()
-		return nil
-	}
-	b.mu.Unlock()
-	return b.rc.Close()
-}
-
-func (b *heldBody) untouched() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.read
-}
-
-// release stops holding: a Close that already arrived is done now.
-func (b *heldBody) release() {
-	b.mu.Lock()
-	b.hold = false
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
-		_ = b.rc.Close()
-	}
-}
-
 // discard drains a little of a response that will not be used, so its
 // connection can be reused, and closes it.
 func discard(resp *http.Response) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/bamhq/bam/internal/transport"
 )
 
 // RoundTrip sends req to a replica and, when that fails in a way that is
@@ -53,10 +55,10 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	p.budget.deposit(now)
 
 	body := req.Body
-	var held *heldBody
+	var held *transport.HeldBody
 	if body != nil && body != http.NoBody && req.GetBody == nil {
-		held = &heldBody{rc: body, hold: true}
-		defer held.release()
+		held = transport.HoldBody(body)
+		defer held.Release()
 		body = held
 	}
 	var (
@@ -107,7 +109,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		p.failed(t, now)
 		lastResp, lastErr, lastF, last = resp, err, f, t
-		if attempt >= p.opts.Retries || !retryable(req, f, held == nil || held.untouched()) ||
+		if attempt >= p.opts.Retries || !retryable(req, f, held == nil || !held.Touched()) ||
 			req.Context().Err() != nil || p.next(ts, skip, now, probe) < 0 {
 			break
 		}
