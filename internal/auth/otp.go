@@ -14,30 +14,15 @@ import (
 // unknown or disabled address gets no mail — there is no sign-up by code —
 // and the same answer as any other, computed before the lookup.
 func (s *Service) SendOTP(ctx context.Context, email string) error {
-	email, err := s.acceptMailRequest(ctx, sendOTP, email)
-	if err != nil {
-		return err
-	}
-	s.background(ctx, func(ctx context.Context) error {
-		u, err := userByEmail(ctx, s.DB.SQL(), email)
-		if err != nil || u.Disabled {
-			return ignoreNotFound(err)
-		}
-		var token, otp string
-		err = s.DB.InTx(ctx, func(tx *store.Tx) error {
-			if token, err = s.issueLink(ctx, tx, codeMagicLink, u.ID, u.Email); err != nil {
-				return err
+	return s.mailAccount(ctx, sendOTP, email, mail.MagicLink,
+		func(ctx context.Context, tx *store.Tx, u User) (mail.Data, bool, error) {
+			token, err := s.issueLink(ctx, tx, codeMagicLink, u.ID, u.Email)
+			if err != nil {
+				return mail.Data{}, false, err
 			}
-			otp, err = s.issueOTP(ctx, tx, u.ID, u.Email)
-			return err
+			otp, err := s.issueOTP(ctx, tx, u.ID, u.Email)
+			return mail.Data{To: u.Email, Link: s.link(codeMagicLink, token), Code: otp, Expires: codeTTL[codeOTP]}, true, err
 		})
-		if err != nil {
-			return err
-		}
-		return s.sendMail(ctx, mail.MagicLink, mail.Data{To: u.Email, Link: s.link(codeMagicLink, token), Code: otp,
-			Expires: codeTTL[codeOTP]})
-	})
-	return nil
 }
 
 // signInWithLink applies a magic link.

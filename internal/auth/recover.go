@@ -14,29 +14,15 @@ import (
 // mail happen after the answer, so neither the answer nor its timing says
 // whether the account exists.
 func (s *Service) Recover(ctx context.Context, email string) error {
-	email, err := s.acceptMailRequest(ctx, sendRecover, email)
-	if err != nil {
-		return err
-	}
-	s.background(ctx, func(ctx context.Context) error {
-		u, err := userByEmail(ctx, s.DB.SQL(), email)
-		if err != nil || u.Disabled {
-			return ignoreNotFound(err)
-		}
-		var token string
-		err = s.DB.InTx(ctx, func(tx *store.Tx) error {
-			if token, err = s.issueLink(ctx, tx, codeRecovery, u.ID, u.Email); err != nil {
-				return err
+	return s.mailAccount(ctx, sendRecover, email, mail.ResetPassword,
+		func(ctx context.Context, tx *store.Tx, u User) (mail.Data, bool, error) {
+			token, err := s.issueLink(ctx, tx, codeRecovery, u.ID, u.Email)
+			if err != nil {
+				return mail.Data{}, false, err
 			}
-			return s.audit(ctx, tx, u.ID, "password.recovery_requested", u.ID, nil)
+			d := mail.Data{To: u.Email, Link: s.link(codeRecovery, token), Expires: codeTTL[codeRecovery]}
+			return d, true, s.audit(ctx, tx, u.ID, "password.recovery_requested", u.ID, nil)
 		})
-		if err != nil {
-			return err
-		}
-		return s.sendMail(ctx, mail.ResetPassword, mail.Data{To: u.Email, Link: s.link(codeRecovery, token),
-			Expires: codeTTL[codeRecovery]})
-	})
-	return nil
 }
 
 // resetPassword applies a recovery link: the new password (policy-checked)

@@ -47,25 +47,45 @@ func (s *Service) queueVerification(ctx context.Context, tx *store.Tx, u User) e
 // to an unverified, enabled account. The answer is the same either way, and
 // the lookup happens after answering.
 func (s *Service) ResendVerification(ctx context.Context, email string) error {
-	email, err := s.acceptMailRequest(ctx, sendVerify, email)
+	return s.mailAccount(ctx, sendVerify, email, mail.VerifyEmail,
+		func(ctx context.Context, tx *store.Tx, u User) (mail.Data, bool, error) {
+			if u.EmailVerified {
+				return mail.Data{}, false, nil
+			}
+			token, err := s.issueLink(ctx, tx, codeSignup, u.ID, u.Email)
+			return mail.Data{To: u.Email, Link: s.link(codeSignup, token), Expires: codeTTL[codeSignup]}, true, err
+		})
+}
+
+// mailAccount is the shape of every endpoint that mails an account by
+// address: the request only validates and counts throttles (acceptMailRequest,
+// the same work for every address); after the answer, the enabled account
+// with that address, if any, gets the mail compose prepares in a
+// transaction (send false: nothing to send). Neither the answer nor its
+// timing says whether the account exists.
+func (s *Service) mailAccount(ctx context.Context, action, email string, kind mail.Kind,
+	compose func(ctx context.Context, tx *store.Tx, u User) (d mail.Data, send bool, err error)) error {
+	email, err := s.acceptMailRequest(ctx, action, email)
 	if err != nil {
 		return err
 	}
 	s.background(ctx, func(ctx context.Context) error {
 		u, err := userByEmail(ctx, s.DB.SQL(), email)
-		if err != nil || u.EmailVerified || u.Disabled {
+		if err != nil || u.Disabled {
 			return ignoreNotFound(err)
 		}
-		var token string
-		err = s.DB.InTx(ctx, func(tx *store.Tx) error {
-			token, err = s.issueLink(ctx, tx, codeSignup, u.ID, u.Email)
+		var (
+			d    mail.Data
+			send bool
+		)
+		err = s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
+			d, send, err = compose(ctx, tx, u)
 			return err
 		})
-		if err != nil {
+		if err != nil || !send {
 			return err
 		}
-		return s.sendMail(ctx, mail.VerifyEmail, mail.Data{To: u.Email, Link: s.link(codeSignup, token),
-			Expires: codeTTL[codeSignup]})
+		return s.sendMail(ctx, kind, d)
 	})
 	return nil
 }
