@@ -24,6 +24,7 @@ func newRootCmd() *cobra.Command {
 	config.AddFlags(root.PersistentFlags())
 	root.AddCommand(newServeCmd(), newVersionCmd(), newConfigCmd(), newMigrateCmd())
 	root.AddCommand(newAuthCmds()...) // bam admin create, bam auth rotate-keys
+	root.AddCommand(newBenchCmd())
 	return root
 }
 

@@ -103,12 +103,25 @@ type OIDC struct {
 // routes: routes to users' own services, rate limits, CORS. Every key is
 // reloaded live when the config file changes or on SIGHUP.
 type Gateway struct {
-	Routes          []Route       `koanf:"routes" file:"only" help:"Routes to your own services (config file only): a list of {path, host, methods, upstream, auth, roles, permissions, rate_limit, timeout, retries, strip_prefix, deprecated, sunset, override}; see docs/gateway.md"`
+	Routes          []Route       `koanf:"routes" file:"only" help:"Routes to your own services (config file only): a list of {path, host, methods, upstream, auth, roles, permissions, rate_limit, timeout, retries, strip_prefix, deprecated, sunset, override, max_body}; see docs/gateway.md"`
 	RateLimit       RateLimit     `koanf:"rate_limit"`
 	TrustedProxies  []string      `koanf:"trusted_proxies" help:"CIDRs of proxies in front of the gateway; the client IP is then the right-most X-Forwarded-For hop outside them (empty: the TCP peer)"`
 	CORSOrigins     []string      `koanf:"cors_origins" help:"Origins allowed to call the API from browsers: a list of https://app.example.com, or * (empty: no CORS headers)"`
 	CORSCredentials bool          `koanf:"cors_credentials" help:"Let browsers send cookies and Authorization cross-origin (not with cors_origins *)"`
 	CORSMaxAge      time.Duration `koanf:"cors_max_age" help:"How long browsers may cache a preflight answer (Access-Control-Max-Age)"`
+	TLSCert         string        `koanf:"tls_cert" help:"PEM certificate (chain) file: the public listener serves HTTPS, TLS 1.2+ with HTTP/2, and sends HSTS (empty: plain HTTP). The files are re-read when they change; turning TLS on or off needs a restart"`
+	TLSKey          string        `koanf:"tls_key" help:"PEM private key file of tls_cert"`
+	UpstreamCA      string        `koanf:"upstream_ca" help:"PEM CA file that https:// upstreams' certificates must chain to (empty: the system roots); read at start"`
+	UpstreamCert    string        `koanf:"upstream_cert" help:"PEM client certificate the gateway presents to https:// upstreams (mTLS); read at start"`
+	UpstreamKey     string        `koanf:"upstream_key" help:"PEM private key file of upstream_cert"`
+	Compress        bool          `koanf:"compress" help:"Gzip responses for clients that accept it when the upstream did not compress (compressible types of 1 KiB or more; never text/event-stream)"`
+	MaxBody         string        `koanf:"max_body" help:"Largest request body a route accepts unless it sets its own max_body: bytes or a size such as 10MiB (0: unlimited); larger ones get 413"`
+
+	// Discovery of split-out services' replicas (see internal/gateway/discovery).
+	Discovery        string        `koanf:"discovery" help:"How a gateway finds split-out services' replicas besides their static URLs (auth.url, which may also be dns+http://NAME:PORT): bus (replicas announce themselves on the bus; needs a shared nats.url) or static"`
+	AnnounceInterval time.Duration `koanf:"announce_interval" help:"How often a split-out service announces its address on the bus; a gateway forgets a replica silent for three intervals"`
+	AdvertiseHost    string        `koanf:"advertise_host" help:"Host or IP other processes reach this process's service listeners at, sent in its announcements (empty: the listener's host; this machine's first non-loopback IP when it listens on all interfaces)"`
+	DNSInterval      time.Duration `koanf:"dns_interval" help:"How often dns+http:// upstreams are resolved again"`
 }
 
 // RateLimit is a token bucket applied per client IP, user, API key or route.
@@ -135,6 +148,7 @@ type Route struct {
 	Deprecated  bool          `koanf:"deprecated"`
 	Sunset      string        `koanf:"sunset"`
 	Override    bool          `koanf:"override"`
+	MaxBody     string        `koanf:"max_body"`
 }
 
 // Defaults returns the configuration a fresh checkout runs with: every
@@ -163,6 +177,12 @@ func Defaults() Config {
 		Gateway: Gateway{
 			RateLimit:  RateLimit{Per: "ip", RPS: 50, Burst: 100},
 			CORSMaxAge: 10 * time.Minute,
+			Compress:   true,
+			MaxBody:    "10MiB",
+
+			Discovery:        "bus",
+			AnnounceInterval: 5 * time.Second,
+			DNSInterval:      10 * time.Second,
 		},
 	}
 }

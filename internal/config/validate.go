@@ -116,7 +116,7 @@ func (c Config) Validate() error {
 		bad("auth.oidc.name", c.Auth.OIDC.Name, "set with auth.oidc.issuer and auth.oidc.client_id")
 	}
 	for _, u := range splitList(c.Auth.URL) {
-		checkURL("auth.url", u, "http", "https")
+		checkURL("auth.url", u, "http", "https", "dns+http", "dns+https")
 	}
 	if c.Auth.Secret != "" && len(c.Auth.Secret) < 32 {
 		bad("auth.secret", Masked, "at least 32 characters of random text (e.g. openssl rand -base64 32)")
@@ -203,6 +203,16 @@ func validateGateway(c Config, bad func(key, value, expected string)) {
 	if g.CORSMaxAge < 0 {
 		bad("gateway.cors_max_age", g.CORSMaxAge.String(), "zero or a positive duration")
 	}
+	validateGatewayTransport(g, bad)
+	if g.Discovery != "bus" && g.Discovery != "static" {
+		bad("gateway.discovery", g.Discovery, "bus (replicas announce themselves on the bus) or static")
+	}
+	if g.AnnounceInterval <= 0 {
+		bad("gateway.announce_interval", g.AnnounceInterval.String(), "a positive duration such as 5s")
+	}
+	if g.DNSInterval <= 0 {
+		bad("gateway.dns_interval", g.DNSInterval.String(), "a positive duration such as 10s")
+	}
 	authLocal := slices.Contains(c.Services, "all") || slices.Contains(c.Services, "auth")
 	seen := map[string]int{}
 	for i, r := range g.Routes {
@@ -260,6 +270,9 @@ func validateGateway(c Config, bad func(key, value, expected string)) {
 			if _, err := time.Parse(time.RFC3339, r.Sunset); err != nil {
 				bad(key+".sunset", r.Sunset, "an RFC 3339 time such as 2026-12-31T00:00:00Z")
 			}
+		}
+		if _, err := ParseSize(r.MaxBody); err != nil {
+			bad(key+".max_body", r.MaxBody, "bytes or a size such as 10MiB (empty or 0: gateway.max_body)")
 		}
 	}
 }

@@ -93,9 +93,14 @@ func (b *Builder) table(c config.Config) (Table, map[string]*upstream.Pool, erro
 		Upstreams: maps.Clone(b.Upstreams),
 		RateLimit: limitOf(gc.RateLimit),
 		CORS:      CORS{Origins: gc.CORSOrigins, Credentials: gc.CORSCredentials, MaxAge: gc.CORSMaxAge},
+		Compress:  gc.Compress,
 	}
 	if t.Upstreams == nil {
 		t.Upstreams = map[string]http.RoundTripper{}
+	}
+	var err error
+	if t.MaxBody, err = config.ParseSize(gc.MaxBody); err != nil {
+		return Table{}, nil, fmt.Errorf("gateway: max_body: %w", err)
 	}
 	for i := range t.Routes {
 		t.Routes[i].Builtin = true
@@ -196,6 +201,11 @@ func routeOf(i int, rc config.Route) (Route, error) {
 		}
 		r.Sunset = t
 	}
+	max, err := config.ParseSize(rc.MaxBody)
+	if err != nil {
+		return r, routeError(r, "max_body: %v", err)
+	}
+	r.MaxBody = max
 	return r, nil
 }
 

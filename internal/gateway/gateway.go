@@ -46,6 +46,12 @@ type Table struct {
 	// believes (see clientIP); empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
 	CORS           CORS
+	// Compress compresses responses for clients that accept it
+	// (compress.go).
+	Compress bool
+	// MaxBody is the largest request body a route without its own
+	// Route.MaxBody accepts (bodylimit.go); 0: unlimited.
+	MaxBody int64
 }
 
 // Options are what stays for the gateway's life, across reloads.
@@ -148,6 +154,9 @@ func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Pr
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			switch {
+			case isTooLarge(err):
+				writeTooLarge(w, r, tooLargeLimit(err))
+				return
 			case errors.Is(err, context.Canceled):
 				httpx.WriteError(w, r, errs.Wrap(err, errs.Canceled, "gateway.client_closed", "the client went away"))
 				return

@@ -48,6 +48,9 @@ type Route struct {
 	// service; Swap refuses that unless the user route sets Override.
 	Builtin  bool
 	Override bool
+	// MaxBody is the largest request body accepted, in bytes (0:
+	// Table.MaxBody).
+	MaxBody int64
 	// Name identifies the route in errors and logs (default: its prefix).
 	Name string
 }
@@ -133,8 +136,12 @@ func checkRoutes(routes []Route) error {
 // match finds the entry for a request. When routes match the path and host
 // but none the method, it returns nil and the methods they allow.
 func (t *table) match(method, host, path string) (*entry, string) {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	// Split only a host that ends in a port: SplitHostPort allocates its
+	// error, and every request to :80/:443 sends a Host without one.
+	if i := strings.LastIndexByte(host, ':'); i > strings.LastIndexByte(host, ']') {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	var allow []string
 	for _, e := range t.entries {
@@ -185,6 +192,7 @@ func (g *Gateway) build(t Table) (*table, error) {
 		var h http.Handler
 		if rt, ok := t.Upstreams[r.Upstream]; ok {
 			h = newProxy(r.Upstream, rt, r, t.TrustedProxies, tb.cors.on(), g.opts.Log)
+			h = limitBody(bodyLimit(r, t.MaxBody), h)
 		} else {
 			h = unavailable(r.Upstream)
 		}
@@ -194,6 +202,9 @@ func (g *Gateway) build(t Table) (*table, error) {
 			return nil, err
 		}
 		h = versionHeaders(r, h)
+		if t.Compress {
+			h = compress(h)
+		}
 		tb.entries = append(tb.entries, &entry{Route: r, handler: h})
 	}
 	return tb, nil

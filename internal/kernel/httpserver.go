@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -20,6 +21,9 @@ type HTTPServer struct {
 	Addr    string // host:port; port 0 picks a free one
 	Handler http.Handler
 	Log     *slog.Logger
+	// TLS, when set, makes the listener serve HTTPS (HTTP/2 offered through
+	// ALPN); its certificates or GetCertificate must be set.
+	TLS *tls.Config
 
 	srv    *http.Server
 	bound  atomic.Pointer[string] // the listener's address, once bound
@@ -41,14 +45,29 @@ func (s *HTTPServer) Start(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
+	if s.TLS != nil {
+		s.srv.TLSConfig = s.TLS.Clone()
+	}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.failed <- err
 		}
 		close(s.failed)
 	}()
-	s.Log.Info("listening", "server", s.Name, "addr", "http://"+displayAddr(ln.Addr()))
+	scheme := "http://"
+	if s.TLS != nil {
+		scheme = "https://"
+	}
+	s.Log.Info("listening", "server", s.Name, "addr", scheme+displayAddr(ln.Addr()))
 	return nil
+}
+
+// serve serves plain HTTP, or HTTPS when s.TLS is set.
+func (s *HTTPServer) serve(ln net.Listener) error {
+	if s.TLS == nil {
+		return s.srv.Serve(ln)
+	}
+	return s.srv.ServeTLS(ln, "", "") // the certificates come from TLSConfig
 }
 
 // Stop implements Service: graceful shutdown bounded by ctx.

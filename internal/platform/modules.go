@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/gateway"
+	"github.com/bamhq/bam/internal/gateway/discovery"
 	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/kernel"
@@ -81,7 +81,7 @@ func (p *Platform) serviceModule(s Spec) kernel.Module {
 		if p.runs(ModuleGateway) || s.Addr == "" {
 			return svc, nil
 		}
-		w := &withListener{Service: svc}
+		w := &withListener{Service: svc, announceAs: s.Name, platform: p}
 		w.HTTPServer = &kernel.HTTPServer{Name: s.Name, Addr: s.Addr, Handler: w.withProbes(hs.Handler()), Log: p.Log}
 		return w, nil
 	}}
@@ -92,6 +92,9 @@ func (p *Platform) serviceModule(s Spec) kernel.Module {
 type withListener struct {
 	kernel.Service
 	*kernel.HTTPServer
+	announceAs string      // the service announced on the bus while listening
+	platform   *Platform   // for announcing
+	announce   *announcing // set while announcing
 }
 
 func (w *withListener) Start(ctx context.Context) error {
@@ -101,10 +104,12 @@ func (w *withListener) Start(ctx context.Context) error {
 	if err := w.HTTPServer.Start(ctx); err != nil {
 		return errors.Join(err, w.Service.Stop(ctx))
 	}
+	w.platform.startAnnouncing(w.announceAs, w)
 	return nil
 }
 
 func (w *withListener) Stop(ctx context.Context) error {
+	w.stopAnnouncing() // goodbye first: gateways stop sending before the listener drains
 	return errors.Join(w.HTTPServer.Stop(ctx), w.Service.Stop(ctx))
 }
 
@@ -142,8 +147,13 @@ func (p *Platform) gatewayModule() kernel.Module {
 	for _, s := range p.specs {
 		after = append(after, s.Name)
 	}
-	return kernel.Module{Name: ModuleGateway, After: after, Init: func(context.Context) (kernel.Service, error) {
+	return kernel.Module{Name: ModuleGateway, Deps: p.gatewayDeps(), After: after, Init: func(ctx context.Context) (kernel.Service, error) {
 		gs := &gatewayService{log: p.Log, file: p.ConfigFile}
+		gc := p.Config.Gateway
+		upstreamTransport, err := gateway.UpstreamTransport(gc.UpstreamCA, gc.UpstreamCert, gc.UpstreamKey)
+		if err != nil {
+			return nil, err
+		}
 		var builtin []gateway.Route
 		upstreams := map[string]http.RoundTripper{}
 		for _, s := range p.specs {
@@ -152,12 +162,10 @@ func (p *Platform) gatewayModule() kernel.Module {
 			}
 			if h, ok := p.Handler(s.Name); ok {
 				upstreams[s.Name] = transport.InProcess(h)
-			} else if s.Upstream != "" {
-				pool, err := upstream.New(upstream.Options{Name: s.Name, Targets: strings.Split(s.Upstream, ","), Logger: p.Log})
-				if err != nil {
-					gs.close()
-					return nil, fmt.Errorf("%s upstream: %w", s.Name, err)
-				}
+			} else if pool, err := p.discoveredPool(ctx, s, gs, upstreamTransport); err != nil {
+				gs.close()
+				return nil, fmt.Errorf("%s upstream: %w", s.Name, err)
+			} else if pool != nil {
 				upstreams[s.Name] = pool
 				gs.pools = append(gs.pools, pool)
 			}
@@ -185,7 +193,7 @@ func (p *Platform) gatewayModule() kernel.Module {
 		gs.limiter = ratelimit.NewFallback(rdb, ratelimit.NewLocal(ratelimit.LocalOptions{}),
 			ratelimit.FallbackOptions{Logger: p.Log})
 		opts.Limiter = gs.limiter
-		gs.builder = &gateway.Builder{Builtin: builtin, Upstreams: upstreams, Log: p.Log}
+		gs.builder = &gateway.Builder{Builtin: builtin, Upstreams: upstreams, Log: p.Log, Transport: upstreamTransport}
 		gw, err := gs.builder.New(p.Config, opts)
 		if err != nil {
 			gs.close()
@@ -197,7 +205,13 @@ func (p *Platform) gatewayModule() kernel.Module {
 		}
 		gs.bus = func() *bus.Bus { return p.Bus }
 		gs.HTTPServer = &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
-			Handler: httpx.Stack(ModuleGateway, p.Log, gw), Log: p.Log}
+			Handler: httpx.Stack(ModuleGateway, p.Log, p.gatewayDocs(gw, upstreams).Wrap(gw)), Log: p.Log}
+		if gc.TLSCert != "" {
+			if gs.HTTPServer.TLS, err = gateway.ServerTLS(gc.TLSCert, gc.TLSKey); err != nil {
+				gs.close()
+				return nil, err
+			}
+		}
 		return gs, nil
 	}}
 }
@@ -216,6 +230,8 @@ type gatewayService struct {
 	limiter  *ratelimit.Fallback
 	redis    io.Closer
 	bus      func() *bus.Bus
+	discover []func(context.Context) // DNS watchers, the announcement registry
+	registry *discovery.Registry
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -230,6 +246,9 @@ func (g *gatewayService) Start(ctx context.Context) error {
 		g.wg.Go(func() { _ = g.auth.DenyList.Follow(bg, b, g.auth.DenyList.TokenLifetime()) })
 	} else if g.auth != nil {
 		g.log.Warn("gateway: no event bus in this process; sessions revoked before their tokens expire pass the edge (services still refuse them)")
+	}
+	for _, fn := range g.discover {
+		g.wg.Go(func() { fn(bg) })
 	}
 	if g.reloader != nil && g.file != "" {
 		g.wg.Go(func() {

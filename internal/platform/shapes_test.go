@@ -206,7 +206,7 @@ func TestSplit(t *testing.T) {
 		_ = js.DeleteStream(context.Background(), bus.StreamName(producer))
 	})
 	nc, tc := make(chan *notes, 1), make(chan *tally, 1)
-	notesAddr, gatewayAddr := freeAddr(t), freeAddr(t)
+	notesAddr, gatewayAddr := freeAddrs(t)
 
 	// Three processes: notes on its own listener, tally, and a gateway
 	// that reaches notes over HTTP.
@@ -229,6 +229,23 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// freeAddrs returns two distinct free loopback addresses: both ports are
+// held open together, so the kernel cannot hand out the same one twice.
+func freeAddrs(t *testing.T) (string, string) {
+	t.Helper()
+	a, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	return a.Addr().String(), b.Addr().String()
 }
 
 func dropSchemas(t *testing.T, url string, schemas ...string) {

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzhttp"
+)
+
+// compressWrapper compresses responses (gzip, or zstd when the client
+// prefers it) with klauspost/compress's gzhttp: only when the client sends
+// Accept-Encoding, the response has no Content-Encoding of its own (the
+// upstream compressed it: passed through as it is), its type is
+// compressible and it reaches gzhttp.DefaultMinSize (1 KiB). It adds
+// Vary: Accept-Encoding, and keeps Flush and Hijack working.
+var compressWrapper = sync.OnceValue(func() func(http.Handler) http.HandlerFunc {
+	wrap, err := gzhttp.NewWrapper(gzhttp.ContentTypeFilter(compressible))
+	if err != nil {
+		panic(err) // the options are constant
+	}
+	return wrap
+})
+
+// compressible reports whether a response of content type ct is worth
+// compressing: not the formats gzhttp knows to be compressed (archives,
+// audio, video), nor images other than SVG, nor WOFF fonts. Never
+// text/event-stream: gzhttp would hold back events below its minimum size,
+// and SSE clients need each one as it is flushed.
+func compressible(ct string) bool {
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		switch {
+		case mt == "text/event-stream", strings.HasPrefix(mt, "font/woff"),
+			strings.HasPrefix(mt, "image/") && mt != "image/svg+xml":
+			return false
+		}
+	}
+	return gzhttp.DefaultContentTypeFilter(ct)
+}
+
+// compress wraps next so that its responses are compressed for clients
+// that accept it. Requests without Accept-Encoding and protocol upgrades
+// (WebSocket) skip the wrapper: it costs them nothing.
+func compress(next http.Handler) http.Handler {
+	wrapped := compressWrapper()(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") == "" || r.Header.Get("Upgrade") != "" {
+			addVary(w.Header()) // a cache must not serve this answer to those that accept
+			next.ServeHTTP(w, r)
+			return
+		}
+		wrapped.ServeHTTP(w, r)
+	})
+}
+
+// varyAcceptEncoding is shared by responses that have no Vary yet, saving
+// an allocation per request; its capacity is its length, so an append
+// (the proxy adding the upstream's Vary) copies it instead of writing to it.
+var varyAcceptEncoding = []string{"Accept-Encoding"}
+
+func addVary(h http.Header) {
+	if v, ok := h["Vary"]; ok {
+		h["Vary"] = append(v, "Accept-Encoding")
+		return
+	}
+	h["Vary"] = varyAcceptEncoding[:1:1]
+}

@@ -1,0 +1,132 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DNSPrefix marks an upstream URL whose host is a DNS name to re-resolve:
+// dns+http://auth.bam.svc.cluster.local:8081 stands for http://IP:8081 for
+// every A and AAAA record of the name.
+const DNSPrefix = "dns+"
+
+// IsDNS reports whether raw is a dns+http(s):// upstream URL.
+func IsDNS(raw string) bool { return strings.HasPrefix(raw, DNSPrefix) }
+
+// Split separates DNS upstream URLs from static ones.
+func Split(raws []string) (static, dns []string) {
+	for _, r := range raws {
+		if IsDNS(r) {
+			dns = append(dns, r)
+		} else {
+			static = append(static, r)
+		}
+	}
+	return static, dns
+}
+
+// Resolver looks up a name's addresses; *net.Resolver implements it.
+type Resolver interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+}
+
+// DNS re-resolves dns+ upstream URLs.
+type DNS struct {
+	// Resolver answers the lookups (nil: net.DefaultResolver).
+	Resolver Resolver
+	// Interval is the time between lookups (10s).
+	Interval time.Duration
+	Log      *slog.Logger
+}
+
+// ParseDNS checks a dns+http(s)://name[:port] URL and returns its scheme,
+// name and port (the scheme's default when absent).
+func ParseDNS(raw string) (scheme, host, port string, err error) {
+	u, err := url.Parse(strings.TrimPrefix(raw, DNSPrefix))
+	if err != nil || !IsDNS(raw) {
+		return "", "", "", fmt.Errorf("%q: want dns+http://NAME:PORT", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Hostname() == "" || u.User != nil ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+		return "", "", "", fmt.Errorf("%q: want dns+http://NAME:PORT or dns+https://NAME:PORT", raw)
+	}
+	port = u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return u.Scheme, u.Hostname(), port, nil
+}
+
+// Resolve returns one target URL per address of raw's name, sorted.
+func (d DNS) Resolve(ctx context.Context, raw string) ([]string, error) {
+	scheme, host, port, err := ParseDNS(raw)
+	if err != nil {
+		return nil, err
+	}
+	r := d.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	addrs, err := r.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		ip := a.IP.String()
+		if a.Zone != "" {
+			ip += "%25" + a.Zone
+		}
+		out = append(out, scheme+"://"+net.JoinHostPort(ip, port))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Watch resolves raw now and then every Interval until ctx is done, giving
+// each answer to set. A failed lookup keeps the previous answer (a DNS
+// hiccup must not empty a pool); a name that no longer exists (NXDOMAIN)
+// empties it.
+func (d DNS) Watch(ctx context.Context, raw string, set func([]string) error) {
+	every := d.Interval
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		lctx, cancel := context.WithTimeout(ctx, min(every, 5*time.Second))
+		targets, err := d.Resolve(lctx, raw)
+		cancel()
+		var dnsErr *net.DNSError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+			log.Warn("discovery: DNS name not found; no replicas", "upstream", raw, "err", err)
+			_ = set(nil)
+		case err != nil:
+			log.Warn("discovery: DNS lookup failed; keeping the replicas known", "upstream", raw, "err", err)
+		default:
+			if err := set(targets); err != nil {
+				log.Warn("discovery: replicas not applied", "upstream", raw, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
