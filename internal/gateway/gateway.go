@@ -149,7 +149,7 @@ func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Pr
 			return nil
 		},
 		Transport:     otelhttp.NewTransport(rt), // the upstream call is a child span, with traceparent sent on
-		FlushInterval: -1,                        // flush at once: SSE and streamed downloads pass through
+		FlushInterval: 0,                         // ReverseProxy flushes at once for streams (SSE, unknown length); others are buffered per write
 		BufferPool:    bufferPool{},
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
