@@ -123,10 +123,13 @@ func (s *Service) Apps(ctx context.Context) ([]App, error) {
 	return out, rows.Err()
 }
 
-// DeleteApp removes an app: its codes can no longer be exchanged. Tokens
-// it already has live until their session ends.
+// DeleteApp removes an app: its codes can no longer be exchanged, and the
+// sessions it was issued tokens in are revoked on every replica
+// (session_client.go).
 func (s *Service) DeleteApp(ctx context.Context, actor, id string) error {
-	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+	now := s.now()
+	var revoked []string
+	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM auth_clients WHERE id = $1 AND kind = $2`, id, oauthAppKind)
 		if err != nil {
 			return err
@@ -136,8 +139,18 @@ func (s *Service) DeleteApp(ctx context.Context, actor, id string) error {
 		} else if n == 0 {
 			return errAppMissing
 		}
-		return s.audit(ctx, tx, actor, "app.deleted", id, nil)
+		if revoked, err = s.revokeClientSessions(ctx, tx, actor, id, "app_deleted", now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, "app.deleted", id, map[string]any{"sessions": len(revoked)})
 	})
+	if err != nil {
+		return err
+	}
+	for _, sid := range revoked { // this replica at once; the others through the bus
+		s.deny.RevokeSession(sid, now)
+	}
+	return nil
 }
 
 // appRoutes registers the admin API of apps; every route needs the admin

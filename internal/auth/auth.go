@@ -47,6 +47,9 @@ type Session struct {
 	ExpiresAt   time.Time  `json:"expiresAt"`
 	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
 	Current     bool       `json:"current,omitempty"` // the session of the caller's token
+	// ClientID is the OAuth client the session was started for (the
+	// authorization code grant); "" for bam's own sign-ins.
+	ClientID string `json:"clientId,omitempty"`
 }
 
 // TokenResponse is the token endpoint's answer (RFC 6749 §5.1), plus the

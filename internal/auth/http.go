@@ -104,7 +104,7 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "password":
 		resp, err = s.SignInWithPassword(r.Context(), req.Username, req.Password)
 	case "refresh_token":
-		resp, err = s.Refresh(r.Context(), req.RefreshToken)
+		resp, err = s.refreshGrant(r, req) // session_client.go
 	case "authorization_code":
 		resp, err = s.ExchangeCode(r.Context(), codeGrantOf(r, req))
 	case "client_credentials":

@@ -159,8 +159,16 @@ func TestAuthorizationCodeVerifiedByGoOIDC(t *testing.T) {
 		if err != nil || info.Subject != uid || info.Email != "ada@example.com" {
 			t.Fatalf("userinfo %+v %v", info, err)
 		}
-		// The refresh token is a bam refresh token.
-		h.refresh(tok.RefreshToken).expect(t, 200, "")
+		// The refresh token is a bam refresh token, bound to the app: x/oauth2
+		// refreshes it sending client_id (RFC 6749 §6).
+		h.refresh(tok.RefreshToken).expect(t, 401, "auth.invalid_client")
+		refreshed, err := a.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if c := jwtClaims(t, refreshed.AccessToken); c["client_id"] != "spa" {
+			t.Fatalf("refreshed access token claims %v", c)
+		}
 
 		// After a rotation a new token verifies, and so does the old one.
 		old := tok.Extra("id_token").(string)

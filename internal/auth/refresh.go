@@ -20,10 +20,19 @@ var (
 // tabs refreshing at once), it yields the same successor; after the
 // window, reuse means the token leaked, and the whole session — every
 // token descended from that sign-in — is revoked.
+//
+// A session started for an OAuth client (the code grant) refreshes only
+// with that client: see RefreshWithClient (session_client.go).
 func (s *Service) Refresh(ctx context.Context, token string) (TokenResponse, error) {
+	return s.refresh(ctx, token, "")
+}
+
+// refresh is Refresh by client, the id of the client the caller
+// authenticated as ("" when none).
+func (s *Service) refresh(ctx context.Context, token, client string) (TokenResponse, error) {
 	var r rotation
 	err := s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
-		r, err = s.rotate(ctx, tx, token, s.now())
+		r, err = s.rotate(ctx, tx, token, client, s.now())
 		return err
 	})
 	if err != nil {
@@ -35,13 +44,17 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenResponse, err
 	}
 	// Signing happens after the commit: the write transaction (on SQLite,
 	// the one write lock) is held only for the database work.
-	access, err := s.accessToken(ctx, r.user, r.roles, r.perms, r.sess, "", r.now)
+	access, err := s.accessToken(ctx, r.user, r.roles, r.perms, r.sess, r.sess.ClientID, r.now)
 	if err != nil {
 		return TokenResponse{}, err
 	}
 	r.user.Roles = nonNil(r.roles)
-	return TokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.opts.AccessTokenTTL.Seconds()),
-		RefreshToken: r.next, User: &r.user}, nil
+	resp := TokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.opts.AccessTokenTTL.Seconds()),
+		RefreshToken: r.next, User: &r.user}
+	if r.sess.ClientID != "" {
+		resp.User = nil // as at the code exchange: an app gets the claims it asked for, not the profile
+	}
+	return resp, nil
 }
 
 // rotation is what one refresh decided inside its transaction.
@@ -55,8 +68,10 @@ type rotation struct {
 }
 
 // rotate checks token and replaces it by its successor, or, on a reuse
-// past the grace window, revokes the session.
-func (s *Service) rotate(ctx context.Context, tx *store.Tx, token string, now time.Time) (rotation, error) {
+// past the grace window, revokes the session. client is the id of the
+// client the caller authenticated as ("" when none): a session started for
+// a client needs it (RFC 6749 §6), checked before the token is spent.
+func (s *Service) rotate(ctx context.Context, tx *store.Tx, token, client string, now time.Time) (rotation, error) {
 	r := rotation{now: now}
 	rt, err := refreshTokenByHash(ctx, tx, hashToken(token))
 	if errors.Is(err, errNoRefreshToken) {
@@ -70,6 +85,9 @@ func (s *Service) rotate(ctx context.Context, tx *store.Tx, token string, now ti
 	}
 	if r.sess.RevokedAt != nil || !now.Before(r.sess.ExpiresAt) || !now.Before(rt.expiresAt) {
 		return r, errRefreshInvalid
+	}
+	if err := sessionClientMatches(r.sess, client); err != nil {
+		return r, err
 	}
 	if r.user, err = userByID(ctx, tx, r.sess.UserID); err != nil || r.user.Disabled {
 		return r, errRefreshInvalid

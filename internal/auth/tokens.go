@@ -73,7 +73,7 @@ func (s *Service) startClientSession(ctx context.Context, tx *store.Tx, u User, 
 	now := s.now()
 	c := clientFrom(ctx)
 	sess := Session{ID: newID(), UserID: u.ID, AAL: aal, AMR: amr, IP: c.IP, UserAgent: c.UserAgent,
-		CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
+		CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL), ClientID: clientID}
 	if err := insertSession(ctx, tx, sess); err != nil {
 		return TokenResponse{}, Session{}, err
 	}
