@@ -13,6 +13,7 @@ const (
 	pgUniqueViolation      = "23505"
 	pgSerializationFailure = "40001"
 	pgDeadlockDetected     = "40P01"
+	pgFeatureNotSupported  = "0A000" // with "cached plan must not change result type"
 )
 
 // IsUniqueViolation reports whether err (or an error it wraps) is a unique or
@@ -34,10 +35,14 @@ func IsUniqueViolation(err error) bool {
 // IsRetryable reports whether err (or an error it wraps) means the
 // transaction lost a race and would likely succeed if run again: on
 // PostgreSQL a serialization failure (40001) or a detected deadlock (40P01),
-// on SQLite BUSY or LOCKED (any extended variant). InTx retries these.
+// on SQLite BUSY or LOCKED (any extended variant). InTx retries these. On
+// PostgreSQL it also reports a prepared statement made stale by a schema
+// change ("cached plan must not change result type"): it aborted the
+// transaction, and the statement is re-prepared when the transaction runs
+// again.
 func IsRetryable(err error) bool {
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
-		return pgErr.Code == pgSerializationFailure || pgErr.Code == pgDeadlockDetected
+		return pgErr.Code == pgSerializationFailure || pgErr.Code == pgDeadlockDetected || isStalePlan(err)
 	}
 	if sqErr, ok := errors.AsType[*sqlite.Error](err); ok {
 		switch sqErr.Code() & 0xff { // primary result code

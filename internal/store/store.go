@@ -64,6 +64,8 @@ type DB struct {
 	// load some would starve past the busy timeout. nil for PostgreSQL.
 	writer chan struct{}
 
+	stmts stmtCache // prepared statements of Tx queries
+
 	stats     prometheus.Collector // nil when another DB of the same name already exports stats
 	closeOnce sync.Once
 	closeErr  error
@@ -124,6 +126,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	s := &DB{sql: db, dialect: d, name: opts.Name, schema: opts.Schema}
 	if d == SQLite {
 		s.writer = make(chan struct{}, 1)
+		// pgx already prepares and caches statements per connection
+		// (QueryExecModeCacheStatement), so only SQLite needs ours.
+		s.stmts.max = stmtCacheMax
 	}
 	s.registerStats()
 	return s, nil
@@ -141,9 +146,11 @@ func (db *DB) Name() string { return db.name }
 // Ping checks that the database answers; readiness probes call it.
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 
-// Close stops exporting pool metrics and closes the pool. It is idempotent.
+// Close stops exporting pool metrics, closes the cached prepared statements
+// and closes the pool. It is idempotent.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.stmts.close()
 		if db.stats != nil {
 			prometheus.DefaultRegisterer.Unregister(db.stats)
 		}

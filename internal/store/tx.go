@@ -12,23 +12,45 @@ import (
 // methods of *sql.Tx but not Commit or Rollback: InTx owns the outcome.
 type Tx struct {
 	tx       *sql.Tx
+	db       *DB
 	dialect  Dialect
 	onCommit []func()
+	queried  map[string]struct{} // SQLite: queries whose cached statement may have open rows
 }
 
 // ExecContext runs a statement in the transaction, like (*sql.Tx).ExecContext.
+// The statement is prepared once and reused (see stmtCache).
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := tx.stmt(ctx, query); s != nil {
+		res, err := s.ExecContext(ctx, args...)
+		tx.stale(query, err)
+		return res, err
+	}
 	return tx.tx.ExecContext(ctx, query, args...)
 }
 
 // QueryContext runs a query in the transaction, like (*sql.Tx).QueryContext.
+// The statement is prepared once and reused (see stmtCache).
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := tx.stmt(ctx, query); s != nil {
+		tx.markQueried(query)
+		rows, err := s.QueryContext(ctx, args...)
+		tx.stale(query, err)
+		return rows, err
+	}
 	return tx.tx.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs a single-row query in the transaction, like
-// (*sql.Tx).QueryRowContext.
+// (*sql.Tx).QueryRowContext. The statement is prepared once and reused (see
+// stmtCache).
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := tx.stmt(ctx, query); s != nil {
+		tx.markQueried(query)
+		row := s.QueryRowContext(ctx, args...)
+		tx.stale(query, row.Err())
+		return row
+	}
 	return tx.tx.QueryRowContext(ctx, query, args...)
 }
 
@@ -62,6 +84,9 @@ const (
 // (and on SQLite waits for the write lock the outer one holds). On SQLite
 // every transaction takes the write lock at BEGIN, so keep them short.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	// Prepare the statements earlier transactions asked for, while this
+	// goroutine holds no connection (see stmtCache).
+	db.stmts.prepare(ctx, db.sql)
 	var err error
 	for attempt := 0; ; attempt++ {
 		var tx *Tx
@@ -106,7 +131,7 @@ func (db *DB) attempt(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: db.dialect}
+	tx := &Tx{tx: sqlTx, db: db, dialect: db.dialect}
 	committed := false
 	defer func() {
 		if !committed {

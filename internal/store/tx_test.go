@@ -248,3 +248,57 @@ func BenchmarkInTxInsert(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInTxSixStatements runs six small statements per transaction, the
+// shape of a typical service write (auth refresh runs seven): per-statement
+// overhead, parsing included, dominates.
+func BenchmarkInTxSixStatements(b *testing.B) {
+	for _, d := range storetest.Dialects(b) {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, things)
+			ctx := b.Context()
+			var id int64
+			for b.Loop() {
+				id++
+				err := db.InTx(ctx, func(tx *store.Tx) error {
+					if err := insertThing(ctx, tx, id, fmt.Sprint("bench", id)); err != nil {
+						return err
+					}
+					var name string
+					if err := tx.QueryRowContext(ctx, "SELECT name FROM things WHERE id = $1", id).Scan(&name); err != nil {
+						return err
+					}
+					if _, err := tx.ExecContext(ctx, "UPDATE things SET note = $2 WHERE id = $1", id, "n"); err != nil {
+						return err
+					}
+					var note string
+					if err := tx.QueryRowContext(ctx, "SELECT note FROM things WHERE id = $1", id).Scan(&note); err != nil {
+						return err
+					}
+					rows, err := tx.QueryContext(ctx, "SELECT id, name FROM things WHERE id <= $1 ORDER BY id DESC LIMIT 3", id)
+					if err != nil {
+						return err
+					}
+					for rows.Next() {
+						var (
+							i int64
+							n string
+						)
+						if err := rows.Scan(&i, &n); err != nil {
+							rows.Close()
+							return err
+						}
+					}
+					if err := rows.Close(); err != nil {
+						return err
+					}
+					_, err = tx.ExecContext(ctx, "DELETE FROM things WHERE id = $1", id-2)
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
