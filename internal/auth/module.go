@@ -144,7 +144,8 @@ func (r *running) Stop(ctx context.Context) error {
 // Ready implements kernel.ReadyChecker.
 func (r *running) Ready(ctx context.Context) error { return r.db.Ping(ctx) }
 
-// chores rotates keys when due and prunes expired keys and throttle rows.
+// chores rotates keys when due and prunes expired keys, throttle rows and
+// single-use codes.
 func (r *running) chores(ctx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
@@ -161,6 +162,9 @@ func (r *running) chores(ctx context.Context) {
 		}
 		if _, err := r.Throttle.Prune(ctx); err != nil && ctx.Err() == nil {
 			r.Log.Warn("auth: pruning throttles", "err", err)
+		}
+		if _, err := pruneCodes(ctx, r.DB.SQL(), r.now()); err != nil && ctx.Err() == nil {
+			r.Log.Warn("auth: pruning codes", "err", err)
 		}
 		select {
 		case <-ctx.Done():
