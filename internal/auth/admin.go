@@ -20,7 +20,13 @@ func (s *Service) adminRoutes(r router) {
 			p, _ := authn.FromContext(req.Context())
 			h(w, req, p)
 		}))
-		r.authed(pattern, func(w http.ResponseWriter, req *http.Request, _ *authn.Principal) { guarded.ServeHTTP(w, req) })
+		r.authed(pattern, func(w http.ResponseWriter, req *http.Request, p *authn.Principal) {
+			if err := firstParty(p); err != nil {
+				httpx.WriteError(w, req, err)
+				return
+			}
+			guarded.ServeHTTP(w, req)
+		})
 	}
 	admin("GET /v1/auth/admin/users", s.handleAdminListUsers)
 	admin("POST /v1/auth/admin/users", s.handleAdminCreateUser)

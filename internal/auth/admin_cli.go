@@ -126,10 +126,20 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, pw string) (created bo
 		case err != nil:
 			return err
 		default:
+			// Whoever signed in with the old password (an account someone
+			// registered first under this address, or an intruder the
+			// operator is locking out) loses every session before the
+			// account becomes an administrator.
 			if err := setPasswordHash(ctx, tx, u.ID, hash, now); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE auth_users SET disabled_at = NULL WHERE id = $1`, u.ID); err != nil {
+				return err
+			}
+			if err := markEmailVerified(ctx, tx, u.ID, now); err != nil {
+				return err
+			}
+			if err := s.revokeAllSessions(ctx, tx, u.ID, "admin_ensured", now); err != nil {
 				return err
 			}
 		}

@@ -73,6 +73,9 @@ func (s *Service) apiKeyRoutes(r router) {
 // apiKeyOwner checks that p may manage API keys: a user or service
 // account, not a key itself (a leaked key must not mint more).
 func apiKeyOwner(p *authn.Principal) error {
+	if err := firstParty(p); err != nil {
+		return err
+	}
 	if p.Kind != authn.KindUser && p.Kind != authn.KindService {
 		return errs.E(errs.Forbidden, "auth.api_key_forbidden", "API keys are managed with a user or service token")
 	}

@@ -50,6 +50,8 @@ type Session struct {
 	// ClientID is the OAuth client the session was started for (the
 	// authorization code grant); "" for bam's own sign-ins.
 	ClientID string `json:"clientId,omitempty"`
+	// Scope is the OAuth scope granted to ClientID ("" without a client).
+	Scope string `json:"scope,omitempty"`
 }
 
 // TokenResponse is the token endpoint's answer (RFC 6749 §5.1), plus the

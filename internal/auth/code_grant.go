@@ -135,7 +135,7 @@ func (s *Service) issueForCode(ctx context.Context, tx *store.Tx, userID string,
 		return TokenResponse{}, "", errAuthCodeInvalid
 	}
 	// The access token names the client it was issued to.
-	resp, sess, err := s.startClientSession(ctx, tx, u, ac.AMR, ac.AAL, ac.ClientID)
+	resp, sess, err := s.startClientSession(ctx, tx, u, ac.AMR, ac.AAL, ac.ClientID, ac.Scope)
 	if err != nil {
 		return TokenResponse{}, "", err
 	}

@@ -173,10 +173,13 @@ func (s *Service) spendCode(ctx context.Context, tx *store.Tx, hash string) erro
 	return nil
 }
 
-// checkOTP compares otp with userID's live 6-digit code. A wrong code
-// counts an attempt on the code (burning it at maxCodeAttempts) and
-// returns ok=false: the caller commits that and answers errCodeInvalid. A
-// right one is spent in tx.
+// checkOTP compares otp with userID's live 6-digit code. Each comparison
+// first claims an attempt on the code with one conditional UPDATE, in tx:
+// concurrent guesses serialize on the row (PostgreSQL row lock, SQLite's
+// write transaction), so no more than maxCodeAttempts guesses are ever
+// compared, however many arrive at once. A wrong code returns ok=false (the
+// caller commits the counted attempt and answers errCodeInvalid), burning
+// the code at maxCodeAttempts. A right one is spent in tx.
 func (s *Service) checkOTP(ctx context.Context, tx *store.Tx, userID, otp string) (c code, ok bool, err error) {
 	c, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM auth_codes
 		WHERE user_id = $1 AND kind = $2 AND used_at IS NULL ORDER BY created_at DESC LIMIT 1`, userID, codeOTP))
@@ -186,17 +189,34 @@ func (s *Service) checkOTP(ctx context.Context, tx *store.Tx, userID, otp string
 	if err != nil {
 		return code{}, false, err
 	}
+	if claimed, err := s.claimCodeAttempt(ctx, tx, c.hash); err != nil || !claimed {
+		return code{}, false, err
+	}
 	want := s.otpHash(userID, otp)
 	if len(otp) != 6 || subtle.ConstantTimeCompare([]byte(want), []byte(c.hash)) != 1 {
-		_, err := tx.ExecContext(ctx, `UPDATE auth_codes SET attempts = attempts + 1,
-			used_at = CASE WHEN attempts + 1 >= $1 THEN $2 ELSE used_at END WHERE hash = $3`,
-			maxCodeAttempts, s.now(), c.hash)
+		// The attempt is counted; the one that reaches the limit burns it.
+		_, err := tx.ExecContext(ctx, `UPDATE auth_codes SET used_at = $1
+			WHERE hash = $2 AND attempts >= $3 AND used_at IS NULL`, s.now(), c.hash, maxCodeAttempts)
 		return code{}, false, err
 	}
 	if err := s.spendCode(ctx, tx, c.hash); err != nil {
 		return code{}, false, nil
 	}
 	return c, true, nil
+}
+
+// claimCodeAttempt counts one attempt on the code behind hash if it is
+// still unused and under maxCodeAttempts (the caller checked expiry) and
+// reports whether it did. It is a single statement, so two concurrent
+// claims can't both take the last attempt.
+func (s *Service) claimCodeAttempt(ctx context.Context, tx *store.Tx, hash string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE auth_codes SET attempts = attempts + 1
+		WHERE hash = $1 AND attempts < $2 AND used_at IS NULL`, hash, maxCodeAttempts)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // dropCodes deletes userID's codes of the given kinds: using a magic link

@@ -80,6 +80,9 @@ func (s *Service) mfaRoutes(r router) {
 
 // mfaUser is the user behind p; MFA is managed by people, in a session.
 func (s *Service) mfaUser(ctx context.Context, p *authn.Principal) (User, error) {
+	if err := firstParty(p); err != nil {
+		return User{}, err
+	}
 	if p.Kind != authn.KindUser || p.SessionID == "" {
 		return User{}, errs.E(errs.Forbidden, "auth.not_a_user", "this token does not belong to a user")
 	}

@@ -110,6 +110,14 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFAChallengeRequest) (Tok
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	// Claim one of the challenge's attempts before comparing anything,
+	// committed at once: concurrent guesses on one mfa_token can't all slip
+	// past the limit, and a wrong code needs no counting afterwards.
+	if claimed, err := claimChallengeAttempt(ctx, s.DB.SQL(), c.hash); err != nil {
+		return TokenResponse{}, err
+	} else if !claimed {
+		return TokenResponse{}, errMFATokenInvalid
+	}
 
 	// Find what the second factor proves, then spend it in the session's
 	// transaction: a lost race (the same code twice at once) fails there.
@@ -162,9 +170,6 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFAChallengeRequest) (Tok
 		return err
 	})
 	if errors.Is(err, errMFACode) {
-		if err := countChallengeAttempt(ctx, s.DB.SQL(), c.hash); err != nil {
-			return TokenResponse{}, err
-		}
 		return TokenResponse{}, s.mfaFailed(ctx, key, u.ID, method)
 	}
 	if err != nil {
@@ -172,6 +177,21 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFAChallengeRequest) (Tok
 	}
 	_ = s.Throttle.Reset(ctx, key)
 	return resp, nil
+}
+
+// claimChallengeAttempt counts one attempt on the unused challenge behind
+// hash if it has any left, and reports whether it did. One conditional
+// UPDATE: concurrent claims serialize on the row, so at most
+// maxChallengeAttempt of them succeed.
+func claimChallengeAttempt(ctx context.Context, q store.Querier, hash string) (bool, error) {
+	res, err := q.ExecContext(ctx, `UPDATE auth_codes SET attempts = attempts + 1
+		WHERE hash = $1 AND kind = $2 AND attempts < $3 AND used_at IS NULL`,
+		hash, kindMFAChallenge, maxChallengeAttempt)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 func (s *Service) handleMFAChallenge(w http.ResponseWriter, r *http.Request) {

@@ -88,7 +88,7 @@ func newApp(t *testing.T, h *harness, id, secret, redirectURI string) app {
 		t.Fatal(err)
 	}
 	return app{provider: p, conf: oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: p.Endpoint(),
-		RedirectURL: redirectURI, Scopes: []string{oidc.ScopeOpenID, "email"}}}
+		RedirectURL: redirectURI, Scopes: []string{oidc.ScopeOpenID, "email", "offline_access"}}}
 }
 
 // authorize runs the authorization request for a user's bam token and
@@ -383,7 +383,7 @@ func TestCodeGrantErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tok.Extra("id_token") == nil || tok.Extra("scope") != "openid email" {
+			if tok.Extra("id_token") == nil || tok.Extra("scope") != "openid email offline_access" {
 				t.Fatalf("token response %+v", tok)
 			}
 		})

@@ -104,7 +104,17 @@ func (s *Service) codeSignedIn(ctx context.Context, tx *store.Tx, u User, method
 	if u.EmailVerified {
 		return u, nil
 	}
-	if err := markEmailVerified(ctx, tx, u.ID, s.now()); err != nil {
+	// The address's owner claims an account nobody had verified: a password
+	// set by whoever registered it, and their sessions, go (else someone
+	// who signed up first with the victim's address keeps a way in).
+	now := s.now()
+	if err := clearPassword(ctx, tx, u.ID, now); err != nil {
+		return User{}, err
+	}
+	if err := s.revokeAllSessions(ctx, tx, u.ID, "unverified_account_claimed", now); err != nil {
+		return User{}, err
+	}
+	if err := markEmailVerified(ctx, tx, u.ID, now); err != nil {
 		return User{}, err
 	}
 	u, err := s.loadUser(ctx, tx, u.ID)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
@@ -67,6 +68,9 @@ func (s *Service) revoke(ctx context.Context, userID string, ids []string, why s
 
 // Sessions lists the caller's active sessions, marking the current one.
 func (s *Service) Sessions(ctx context.Context, p *authn.Principal) ([]Session, error) {
+	if p.Kind != authn.KindUser || p.SessionID == "" {
+		return nil, errs.E(errs.Forbidden, "auth.not_a_user", "only a user's own token can list sessions")
+	}
 	list, err := activeSessions(ctx, s.DB.SQL(), p.Subject, s.now())
 	for i := range list {
 		list[i].Current = list[i].ID == p.SessionID
@@ -76,9 +80,34 @@ func (s *Service) Sessions(ctx context.Context, p *authn.Principal) ([]Session, 
 
 // RevokeSession ends one of the caller's sessions (a lost device).
 func (s *Service) RevokeSession(ctx context.Context, p *authn.Principal, sid string) error {
+	if p.Kind != authn.KindUser || p.SessionID == "" {
+		return errs.E(errs.Forbidden, "auth.not_a_user", "only a user's own token can end sessions")
+	}
 	sess, err := sessionByID(ctx, s.DB.SQL(), sid)
 	if err != nil || sess.UserID != p.Subject {
 		return errs.E(errs.NotFound, "auth.session_not_found", "no such session")
 	}
 	return s.revoke(ctx, p.Subject, []string{sid}, "revoked_by_user")
+}
+
+// revokeAllSessions ends every session of userID inside tx and announces
+// each; this replica's deny-list learns them when tx commits. For taking
+// an account back from whoever held it before (a password set by the
+// CLI, an unverified account claimed by the address's owner).
+func (s *Service) revokeAllSessions(ctx context.Context, tx *store.Tx, userID, why string, now time.Time) error {
+	revoked, err := revokeSessions(ctx, tx, userID, nil, why, now)
+	if err != nil {
+		return err
+	}
+	for _, sid := range revoked {
+		if err := s.emit(ctx, tx, EventSessionRevoked, sid, SessionRevokedEvent{SID: sid, Sub: userID}); err != nil {
+			return err
+		}
+	}
+	tx.OnCommit(func() {
+		for _, sid := range revoked {
+			s.deny.RevokeSession(sid, now)
+		}
+	})
+	return s.audit(ctx, tx, userID, "session.revoked", userID, map[string]any{"sessions": revoked, "why": why})
 }

@@ -80,7 +80,7 @@ func (s *Service) SignInWithPassword(ctx context.Context, email, pw string) (Tok
 		return TokenResponse{}, err
 	}
 	if rehash {
-		s.rehash(ctx, u.ID, pw)
+		s.rehash(ctx, u.ID, u.passwordHash, pw)
 	}
 	if u.MFAEnabled {
 		return s.mfaChallenge(ctx, u, []string{AMRPassword})
@@ -112,12 +112,14 @@ func (s *Service) signInFailed(ctx context.Context, keys []string, userID, metho
 	return errInvalidCredentials
 }
 
-// rehash stores the password under the current hashing parameters; a
-// failure only costs the upgrade, never the sign-in.
-func (s *Service) rehash(ctx context.Context, userID, pw string) {
+// rehash stores the password under the current hashing parameters, only
+// if the stored hash is still old (a reset racing this sign-in must win);
+// a failure only costs the upgrade, never the sign-in.
+func (s *Service) rehash(ctx context.Context, userID, old, pw string) {
 	hash, err := s.Hasher.Hash(ctx, pw)
 	if err == nil {
-		err = setPasswordHash(ctx, s.DB.SQL(), userID, hash, s.now())
+		_, err = s.DB.SQL().ExecContext(ctx, `UPDATE auth_users SET password_hash = $1, updated_at = $2
+			WHERE id = $3 AND password_hash = $4`, hash, s.now(), userID, old)
 	}
 	if err != nil {
 		s.Log.WarnContext(ctx, "password rehash failed", "user", userID, "err", err)

@@ -182,11 +182,6 @@ func challengeByHash(ctx context.Context, q store.Querier, hash string) (mfaPend
 	return c, nil
 }
 
-func countChallengeAttempt(ctx context.Context, q store.Querier, hash string) error {
-	_, err := q.ExecContext(ctx, `UPDATE auth_codes SET attempts = attempts + 1 WHERE hash = $1`, hash)
-	return err
-}
-
 // spendChallenge marks a challenge used and reports whether this call did.
 func spendChallenge(ctx context.Context, tx *store.Tx, hash string, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, now, hash)

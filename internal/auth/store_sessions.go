@@ -10,7 +10,7 @@ import (
 	"github.com/bamhq/bam/internal/store"
 )
 
-const sessionColumns = `id, user_id, aal, amr, ip, user_agent, created_at, refreshed_at, expires_at, revoked_at, client_id`
+const sessionColumns = `id, user_id, aal, amr, ip, user_agent, created_at, refreshed_at, expires_at, revoked_at, client_id, scope`
 
 func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 	var (
@@ -19,7 +19,7 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 		revoked sql.NullTime
 	)
 	if err := row.Scan(&s.ID, &s.UserID, &s.AAL, &amr, &s.IP, &s.UserAgent, &s.CreatedAt, &s.RefreshedAt,
-		&s.ExpiresAt, &revoked, &s.ClientID); err != nil {
+		&s.ExpiresAt, &revoked, &s.ClientID, &s.Scope); err != nil {
 		return Session{}, err
 	}
 	if err := json.Unmarshal([]byte(amr), &s.AMR); err != nil {
@@ -36,8 +36,8 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 func insertSession(ctx context.Context, tx *store.Tx, s Session) error {
 	amr, _ := json.Marshal(s.AMR)
 	_, err := tx.ExecContext(ctx, `INSERT INTO auth_sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, NULL, $9)`,
-		s.ID, s.UserID, s.AAL, string(amr), s.IP, s.UserAgent, s.CreatedAt, s.ExpiresAt, s.ClientID)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, NULL, $9, $10)`,
+		s.ID, s.UserID, s.AAL, string(amr), s.IP, s.UserAgent, s.CreatedAt, s.ExpiresAt, s.ClientID, s.Scope)
 	return err
 }
 

@@ -39,13 +39,18 @@ const refreshPrefix = "bamr_"
 
 // accessToken signs an access token for u in session sess, naming the
 // OAuth client it is issued to (clientID, "" for bam's own clients), with
-// the roles and permissions u has now.
+// the roles and permissions u has now. A token for an OAuth client carries
+// no roles or permissions, only the scope granted to it (clientScope).
 func (s *Service) accessToken(ctx context.Context, u User, roles, perms []string, sess Session, clientID string, now time.Time) (string, error) {
+	scope := strings.Join(perms, " ")
+	if clientID != "" || sess.ClientID != "" {
+		roles, perms, scope = nil, nil, sess.Scope
+	}
 	return s.Keys.Sign(ctx, accessClaims{
 		Issuer: s.opts.Issuer, Subject: u.ID, Audience: []string{s.opts.Audience},
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(s.opts.AccessTokenTTL).Unix(),
 		ID: newID(), SessionID: sess.ID, ClientID: clientID, Kind: KindUser,
-		Roles: nonNil(roles), Permissions: nonNil(perms), Scope: strings.Join(perms, " "),
+		Roles: nonNil(roles), Permissions: nonNil(perms), Scope: scope,
 		Email: u.Email, EmailVerified: u.EmailVerified, AMR: sess.AMR, AAL: sess.AAL,
 	})
 }
@@ -63,23 +68,27 @@ func (s *Service) successor(token string) string {
 // startSession creates a session for u and its first refresh token, and
 // returns the token response.
 func (s *Service) startSession(ctx context.Context, tx *store.Tx, u User, amr []string, aal string) (TokenResponse, error) {
-	resp, _, err := s.startClientSession(ctx, tx, u, amr, aal, "")
+	resp, _, err := s.startClientSession(ctx, tx, u, amr, aal, "", "")
 	return resp, err
 }
 
 // startClientSession is startSession for an OAuth client (its id goes in
-// the access token), also returning the session.
-func (s *Service) startClientSession(ctx context.Context, tx *store.Tx, u User, amr []string, aal, clientID string) (TokenResponse, Session, error) {
+// the access token, with the granted scope), also returning the session.
+// The client gets a refresh token only when offline_access was granted.
+func (s *Service) startClientSession(ctx context.Context, tx *store.Tx, u User, amr []string, aal, clientID, scope string) (TokenResponse, Session, error) {
 	now := s.now()
 	c := clientFrom(ctx)
 	sess := Session{ID: newID(), UserID: u.ID, AAL: aal, AMR: amr, IP: c.IP, UserAgent: c.UserAgent,
-		CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL), ClientID: clientID}
+		CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL), ClientID: clientID, Scope: scope}
 	if err := insertSession(ctx, tx, sess); err != nil {
 		return TokenResponse{}, Session{}, err
 	}
-	refresh := randomToken(refreshPrefix)
-	if err := insertRefreshToken(ctx, tx, hashToken(refresh), sess.ID, now, sess.ExpiresAt); err != nil {
-		return TokenResponse{}, Session{}, err
+	refresh := ""
+	if clientID == "" || hasScope(scope, "offline_access") {
+		refresh = randomToken(refreshPrefix)
+		if err := insertRefreshToken(ctx, tx, hashToken(refresh), sess.ID, now, sess.ExpiresAt); err != nil {
+			return TokenResponse{}, Session{}, err
+		}
 	}
 	if err := s.emit(ctx, tx, EventSessionCreated, sess.ID,
 		SessionEvent{SID: sess.ID, Sub: u.ID, AMR: amr, IP: c.IP, Agent: c.UserAgent}); err != nil {

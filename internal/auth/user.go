@@ -39,6 +39,9 @@ type UpdateUserRequest struct {
 // UpdateUser changes the caller's metadata and, given the current
 // password, their password; a new password signs out every other session.
 func (s *Service) UpdateUser(ctx context.Context, p *authn.Principal, req UpdateUserRequest) (User, error) {
+	if err := firstParty(p); err != nil {
+		return User{}, err
+	}
 	u, err := s.CurrentUser(ctx, p)
 	if err != nil {
 		return User{}, err

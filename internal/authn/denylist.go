@@ -49,13 +49,17 @@ func NewDenyList(opts DenyListOptions) *DenyList {
 	if d.ttl <= 0 {
 		d.ttl = DefaultTokenLifetime
 	}
+	// A verifier accepts a token until exp plus its leeway: an entry must
+	// outlive that too, or a revoked token would work again briefly.
+	d.ttl += DefaultLeeway
 	if d.now == nil {
 		d.now = time.Now
 	}
 	return d
 }
 
-// TokenLifetime is how long entries live: also the lookback Follow needs.
+// TokenLifetime is how long entries live (the token lifetime plus the
+// verifiers' leeway): also the lookback Follow needs.
 func (d *DenyList) TokenLifetime() time.Duration { return d.ttl }
 
 // RevokeSession revokes every token of session sid, as of at.

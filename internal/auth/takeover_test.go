@@ -1,0 +1,46 @@
+package auth_test
+
+import (
+	"testing"
+)
+
+// TestMagicLinkClaimsUnverifiedAccount: someone signs up with another
+// person's address and stays signed in; when the address's owner signs in
+// with a magic link, the squatter's password and sessions are gone.
+func TestMagicLinkClaimsUnverifiedAccount(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		const email = "owner@example.com"
+		h.signUp(email, "squatter password 123")
+		h.awaitMail(email) // the verification mail the squatter cannot read
+		squatter := h.signIn(email, "squatter password 123").expect(t, 200, "")
+
+		h.call("POST", "/v1/auth/otp", map[string]any{"email": email}, "").expect(t, 202, "")
+		_, token := mailLink(t, h.awaitMail(email), "magiclink")
+		owner := h.verify(map[string]any{"type": "magiclink", "token": token}).expect(t, 200, "")
+
+		h.refresh(squatter.str("refresh_token")).expect(t, 400, "auth.refresh_token_invalid")
+		h.call("GET", "/v1/auth/user", nil, squatter.str("access_token")).expect(t, 401, "auth.token_revoked")
+		h.signIn(email, "squatter password 123").expect(t, 400, "auth.invalid_credentials")
+		h.call("GET", "/v1/auth/user", nil, owner.str("access_token")).expect(t, 200, "")
+	})
+}
+
+// TestEnsureAdminSignsOutTheOldHolder: `bam admin create` on an existing
+// account ends every session made with the old password before the
+// account gets the admin role.
+func TestEnsureAdminSignsOutTheOldHolder(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		const email = "boss@example.com"
+		h.signUp(email, "an old password 123")
+		old := h.signIn(email, "an old password 123").expect(t, 200, "")
+		if created, err := h.svc.EnsureAdmin(t.Context(), email, "a new admin password"); err != nil || created {
+			t.Fatalf("EnsureAdmin = %v, %v", created, err)
+		}
+		h.refresh(old.str("refresh_token")).expect(t, 400, "auth.refresh_token_invalid")
+		h.call("GET", "/v1/auth/user", nil, old.str("access_token")).expect(t, 401, "auth.token_revoked")
+		me := h.call("GET", "/v1/auth/user", nil, h.signIn(email, "a new admin password").expect(t, 200, "").str("access_token"))
+		if me.Body["emailVerified"] != true {
+			t.Fatalf("admin account not verified: %s", me.Raw)
+		}
+	})
+}
