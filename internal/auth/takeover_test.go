@@ -44,3 +44,21 @@ func TestEnsureAdminSignsOutTheOldHolder(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordChangeIsThrottled: the current-password check of a password
+// change counts like a sign-in, so a stolen token cannot brute-force it.
+func TestPasswordChangeIsThrottled(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		h.signUp("guess@example.com", pw)
+		access := h.signIn("guess@example.com", pw).expect(t, 200, "").str("access_token")
+		change := func(current string) response {
+			return h.call("PATCH", "/v1/auth/user", map[string]any{"password": "another long password", "currentPassword": current}, access)
+		}
+		var last response
+		for range 6 {
+			last = change("a wrong guess")
+		}
+		last.expect(t, 429, "auth.too_many_attempts")
+		change(pw).expect(t, 429, "auth.too_many_attempts") // even the right one waits
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/store"
@@ -54,8 +55,19 @@ func (s *Service) UpdateUser(ctx context.Context, p *authn.Principal, req Update
 		if err := s.Policy.Validate(req.Password); err != nil {
 			return User{}, err
 		}
+		// The current-password check is a password guess like any sign-in:
+		// same throttles, so a stolen access token cannot brute-force it.
+		keys := []string{throttle.AccountKey("signin", u.Email), throttle.IPKey("signin", clientFrom(ctx).IP)}
+		if retry, err := s.Throttle.Check(ctx, keys...); err != nil {
+			return User{}, err
+		} else if retry > 0 {
+			return User{}, tooManyAttempts(retry)
+		}
 		ok, _, err := s.Hasher.Verify(ctx, req.CurrentPassword, u.passwordHash)
 		if err != nil || !ok || u.passwordHash == "" {
+			if ferr := s.Throttle.Fail(ctx, keys...); ferr != nil {
+				return User{}, ferr
+			}
 			return User{}, errs.E(errs.Invalid, "auth.invalid_credentials", "the current password is wrong").
 				WithField("currentPassword", "invalid", "the current password is wrong")
 		}
