@@ -29,7 +29,8 @@ func TestMatchHostMethodPrefix(t *testing.T) {
 		{"GET", "SHOP.example.com:8443", "/v1/orders/42", "shop-orders"}, // port and case ignored
 		{"POST", "shop.example.com", "/v1/orders/42", "shop-orders"},     // host beats methods
 		{"GET", "api.example.com", "/v1/orders", "orders"},               // prefix without its slash
-		{"GET", "api.example.com", "/v1/orders/export.csv", "export"},    // longest prefix
+		{"GET", "api.example.com", "/v1/orders/export/2024", "export"},   // longest prefix
+		{"GET", "api.example.com", "/v1/orders/export.csv", "orders"},    // prefixes end at a segment boundary
 		{"HEAD", "api.example.com", "/v1/orders/export", "export"},       // HEAD goes where GET does
 		{"POST", "api.example.com", "/v1/orders/export", "orders-write"},
 		{"PUT", "api.example.com", "/v1/orders/export", "orders"},
@@ -66,7 +67,6 @@ func TestStripPrefixAndShadowing(t *testing.T) {
 	for path, want := range map[string]string{
 		"/v1/orders/42?x=1":   "/42",
 		"/v1/orders":          "/",
-		"/v1/orders/a%2Fb/c":  "/a/b/c",
 		"/raw/keep":           "/raw/keep",
 		"/v1/auth/custom/hey": "/v1/auth/custom/hey",
 	} {

@@ -107,6 +107,10 @@ func (g *Gateway) Routes() []Route {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := g.table.Load()
 	securityHeaders(w, r)
+	if badPath(r) { // before matching: routes compare the path as sent (pathcheck.go)
+		rejectBadPath(w, r)
+		return
+	}
 	if t.cors.handle(w, r) {
 		return // a preflight, answered at the edge
 	}

@@ -37,7 +37,8 @@ func TestMatch(t *testing.T) {
 		{"/.well-known/jwks.json", "auth"},
 		{"/v1/collections/posts/records", "content"},
 		{"/v1/collections/batch", "batch"}, // longest prefix wins
-		{"/v1/collections/batchy", "batch"},
+		{"/v1/collections/batch/1", "batch"},
+		{"/v1/collections/batchy", "content"}, // a prefix ends at a segment boundary
 		{"/v1/authx", ""},
 		{"/v2/auth/token", ""},
 		{"/", ""},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,20 +50,28 @@ var limitDecisions = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "Rate limit decisions at the gateway by route (matched prefix), scope (default or route) and result (allowed, denied, error).",
 }, []string{"route", "scope", "result"})
 
-// limit wraps next in the default limit and the route's own. Both must
+// preAuth reports whether a limit counts by something known before
+// authentication (the client's address, or the route as a whole). Those
+// limits run before the credential is checked, so that requests with bad
+// credentials — 401s — are counted too; per-user and per-key limits need
+// the verified caller and run after.
+func (l Limit) preAuth() bool { return l.Per == "" || l.Per == PerIP || l.Per == PerRoute }
+
+// limit wraps next in those of the default limit and the route's own that
+// run at stage pre (before authentication) or not (after it). All must
 // allow; the RateLimit-* headers report the tighter one. A limiter error
 // fails open: an outage of the limiter must not become an outage of the API.
-func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, next http.Handler) http.Handler {
+func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, pre bool, next http.Handler) http.Handler {
 	type scoped struct {
 		Limit
 		scope  string
 		suffix string
 	}
 	var limits []scoped
-	if def.on() {
+	if def.on() && def.preAuth() == pre {
 		limits = append(limits, scoped{def, "default", ""})
 	}
-	if r.RateLimit.on() {
+	if r.RateLimit.on() && r.RateLimit.preAuth() == pre {
 		limits = append(limits, scoped{r.RateLimit, "route", "|" + r.Prefix})
 	}
 	if len(limits) == 0 || g.opts.Limiter == nil {
@@ -89,7 +98,7 @@ func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, next http.Ha
 				shown = &d
 			}
 		}
-		if shown != nil {
+		if shown != nil && tighter(w.Header(), *shown) {
 			ratelimit.SetHeaders(w, *shown)
 		}
 		next.ServeHTTP(w, req)
@@ -107,7 +116,27 @@ func limitKey(per string, req *http.Request, prefix string, trusted []netip.Pref
 	case (per == PerKey || per == PerUser) && p != nil:
 		return "user:" + p.Subject
 	}
-	return "ip:" + clientIP(req, trusted).String()
+	return "ip:" + ipBucket(clientIP(req, trusted))
+}
+
+// ipBucket names the client's address for a per-IP limit. An IPv6 client
+// is counted by its /64: one host usually holds a whole /64, and keying
+// on /128 would give it 2^64 buckets.
+func ipBucket(ip netip.Addr) string {
+	if ip.Is6() && !ip.Is4In6() {
+		p, err := ip.WithZone("").Prefix(64)
+		if err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
+}
+
+// tighter reports whether d leaves fewer requests than the RateLimit-*
+// headers an earlier stage already set (or none were set).
+func tighter(h http.Header, d ratelimit.Decision) bool {
+	prev, err := strconv.Atoi(h.Get("RateLimit-Remaining"))
+	return err != nil || d.Remaining < prev
 }
 
 // clientIP is the TCP peer, or, when the peer is a trusted proxy, the

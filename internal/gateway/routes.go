@@ -62,10 +62,14 @@ func (r Route) name() string {
 	return r.Prefix
 }
 
-// matchesPath reports whether path falls under the route's prefix.
+// matchesPath reports whether path falls under the route's prefix. A
+// prefix without a trailing "/" matches only at a segment boundary: /api
+// matches /api and /api/x, not /apix.
 func (r Route) matchesPath(path string) bool {
-	return strings.HasPrefix(path, r.Prefix) ||
-		(strings.HasSuffix(r.Prefix, "/") && path == r.Prefix[:len(r.Prefix)-1])
+	if !strings.HasPrefix(path, r.Prefix) {
+		return strings.HasSuffix(r.Prefix, "/") && path == r.Prefix[:len(r.Prefix)-1]
+	}
+	return len(path) == len(r.Prefix) || strings.HasSuffix(r.Prefix, "/") || path[len(r.Prefix)] == '/'
 }
 
 // entry is a route as served: its handler chain built once per table.
@@ -168,7 +172,8 @@ func (g *Gateway) Match(method, host, path string) (Route, bool) {
 }
 
 // build checks t and builds each route's handler chain: version headers,
-// then authentication, then rate limits, then the proxy.
+// then the per-IP and per-route rate limits, then authentication, then the
+// per-user and per-key limits, then the proxy.
 func (g *Gateway) build(t Table) (*table, error) {
 	routes := slices.Clone(t.Routes)
 	if err := checkRoutes(routes); err != nil {
@@ -196,11 +201,12 @@ func (g *Gateway) build(t Table) (*table, error) {
 		} else {
 			h = unavailable(r.Upstream)
 		}
-		h = g.limit(r, t.RateLimit, t.TrustedProxies, h)
+		h = g.limit(r, t.RateLimit, t.TrustedProxies, false, h) // per user and key: needs the verified caller
 		h, err := g.authenticate(r, h)
 		if err != nil {
 			return nil, err
 		}
+		h = g.limit(r, t.RateLimit, t.TrustedProxies, true, h) // per IP and route: 401s count too
 		h = versionHeaders(r, h)
 		if t.Compress {
 			h = compress(h)

@@ -41,7 +41,9 @@ func (k *Kernel) startOne(ctx context.Context, name string) error {
 		err = errors.New("Init returned no service")
 	}
 	if err == nil {
+		k.mu.Lock() // readiness probes read svc concurrently
 		inst.svc = svc
+		k.mu.Unlock()
 		err = svc.Start(ctx)
 	}
 	if err != nil {

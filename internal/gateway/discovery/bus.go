@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/bamhq/bam/internal/gateway/upstream"
 )
 
 // Core NATS subjects of self-registration (no JetStream: announcements are
@@ -31,9 +33,13 @@ type Announcement struct {
 	// Gone is the goodbye, sent when the replica stops.
 	Gone bool `json:"gone,omitempty"`
 	// IntervalMS is how often the replica announces; it is forgotten after
-	// three intervals of silence.
+	// three intervals of silence. A registry caps it at maxInterval.
 	IntervalMS int64 `json:"interval_ms"`
 }
+
+// maxInterval caps an announced interval: a replica that claims a huge one
+// would otherwise stay in the pool long after it fell silent.
+const maxInterval = time.Minute
 
 // Announcer announces one service replica until stopped.
 type Announcer struct {
@@ -172,7 +178,13 @@ func (r *Registry) hear(a Announcement, now time.Time) {
 		delete(known, a.Instance)
 		r.Log.Info("discovery: replica left", "service", a.Service, "url", a.URL, "instance", a.Instance, "gone", a.Gone, "ready", a.Ready)
 	} else {
-		every := max(time.Duration(a.IntervalMS)*time.Millisecond, 100*time.Millisecond)
+		if err := upstream.CheckTarget(a.URL); err != nil {
+			if !had { // a known instance keeps the URL it joined with
+				r.Log.Warn("discovery: announced URL refused", "service", a.Service, "url", a.URL, "instance", a.Instance, "err", err)
+			}
+			return
+		}
+		every := min(max(time.Duration(a.IntervalMS)*time.Millisecond, 100*time.Millisecond), maxInterval)
 		known[a.Instance] = replica{url: a.URL, expires: now.Add(3 * every)}
 		if had {
 			return // the URL of an instance does not change

@@ -33,14 +33,10 @@ type target struct {
 }
 
 func newTarget(pool, raw string, healthURL func(string) string, healthPath string) (*target, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
+	if err := CheckTarget(raw); err != nil {
 		return nil, fmt.Errorf("upstream %s: target %q: %w", pool, raw, err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return nil, fmt.Errorf("upstream %s: target %q: want scheme://host[:port] only", pool, raw)
-	}
+	u, _ := url.Parse(raw)
 	t := &target{raw: raw, scheme: u.Scheme, host: u.Host}
 	if healthURL != nil {
 		t.healthURL = healthURL(raw)

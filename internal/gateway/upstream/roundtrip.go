@@ -29,6 +29,11 @@ import (
 //     Idempotency-Key header) whose body can be replayed. A connection that
 //     broke before anything was written is retried inside net/http.
 //
+// An attempt that failed because reading the caller's body failed (over
+// the size limit, or the client went away mid-upload) is the client's
+// doing: like a canceled request it is neither retried nor counted against
+// the replica or the breaker.
+//
 // Each retry goes to a replica the request has not tried yet, at most
 // Retries times, and spends a token of the pool's retry budget; when the
 // budget is spent the failure is returned as it is.
@@ -55,8 +60,15 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	p.budget.deposit(now)
 
 	body := req.Body
-	var held *transport.HeldBody
-	if body != nil && body != http.NoBody && req.GetBody == nil {
+	var (
+		held   *transport.HeldBody
+		client *clientBody
+	)
+	if body != nil && body != http.NoBody {
+		client = &clientBody{rc: body}
+		body = client
+	}
+	if client != nil && req.GetBody == nil {
 		held = transport.HoldBody(body)
 		defer held.Release()
 		body = held
@@ -94,6 +106,9 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := p.send(req, t, body)
 		now = p.now()
 		f := classify(req.Context(), resp, err)
+		if err != nil && client.failed() {
+			f = canceled // the client's body broke, not the replica
+		}
 		switch f {
 		case none:
 			p.succeeded(t)
