@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"database/sql"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,7 +31,7 @@ func TestSplit(t *testing.T) {
 	dbURL := freshDatabase(t, pgURL)
 	t.Cleanup(func() { deleteStream(natsURL, "BAM_AUTH") })
 
-	addr1, addr2 := freeAddrs(t)
+	addr1, addr2 := pair(testenv.FreeAddrs(t, 2))
 	shared := []string{"BAM_DATABASE_URL=" + dbURL, "BAM_NATS_URL=" + natsURL,
 		"BAM_AUTH_SECRET=split-test-secret-0123456789abcdef0123", "BAM_GATEWAY_RATE_LIMIT_RPS=0"}
 	auth1 := start(t, append(shared, "BAM_AUTH_ADDR="+addr1), "--services=auth")
@@ -150,30 +149,4 @@ func deleteStream(natsURL, stream string) {
 	}
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// freeAddrs returns two distinct free loopback addresses: both ports are
-// held open together, so the kernel cannot hand out the same one twice.
-func freeAddrs(t *testing.T) (string, string) {
-	t.Helper()
-	a, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	return a.Addr().String(), b.Addr().String()
-}
+func pair(a []string) (string, string) { return a[0], a[1] }

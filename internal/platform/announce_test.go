@@ -12,6 +12,7 @@ import (
 	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/platform"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // echo is a toy service answering GET /v1/echo/ with its replica's name.
@@ -59,7 +60,7 @@ func start(t *testing.T, cfg config.Config, specs ...platform.Spec) (stop func()
 // shared bus; a gateway with no static URL for the service finds both, and
 // when one stops (saying goodbye) it is dropped with no failed request.
 func TestBusDiscovery(t *testing.T) {
-	shared, err := bus.Open(t.Context(), bus.Options{Listen: freeAddr(t), Logger: quiet()})
+	shared, err := bus.Open(t.Context(), bus.Options{Listen: testenv.FreeAddr(t), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestBusDiscovery(t *testing.T) {
 	stopA := start(t, conf(name), echoSpec(name, "a", "127.0.0.1:0"))
 	start(t, conf(name), echoSpec(name, "b", "127.0.0.1:0"))
 	gw := conf(platform.ModuleGateway)
-	gw.HTTP.Addr = freeAddr(t)
+	gw.HTTP.Addr = testenv.FreeAddr(t)
 	start(t, gw, echoSpec(name, "", ""))
 
 	get := func() (string, int) {

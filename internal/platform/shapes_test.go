@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"testing/fstest"
@@ -189,7 +188,7 @@ func TestOneProcess(t *testing.T) {
 	producer, consumer := bustest.ServiceName(), bustest.ServiceName()
 	nc, tc := make(chan *notes, 1), make(chan *tally, 1)
 	cfg := testConfig(t)
-	cfg.HTTP.Addr = freeAddr(t)
+	cfg.HTTP.Addr = testenv.FreeAddr(t)
 	run(t, cfg, notesSpec(producer, "", nc), tallySpec(consumer, producer, tc))
 	<-nc
 	exercise(t, cfg.HTTP.Addr, <-tc)
@@ -206,7 +205,7 @@ func TestSplit(t *testing.T) {
 		_ = js.DeleteStream(context.Background(), bus.StreamName(producer))
 	})
 	nc, tc := make(chan *notes, 1), make(chan *tally, 1)
-	notesAddr, gatewayAddr := freeAddrs(t)
+	notesAddr, gatewayAddr := pair(testenv.FreeAddrs(t, 2))
 
 	// Three processes: notes on its own listener, tally, and a gateway
 	// that reaches notes over HTTP.
@@ -219,33 +218,6 @@ func TestSplit(t *testing.T) {
 	}
 	<-nc
 	exercise(t, gatewayAddr, <-tc)
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// freeAddrs returns two distinct free loopback addresses: both ports are
-// held open together, so the kernel cannot hand out the same one twice.
-func freeAddrs(t *testing.T) (string, string) {
-	t.Helper()
-	a, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	return a.Addr().String(), b.Addr().String()
 }
 
 func dropSchemas(t *testing.T, url string, schemas ...string) {
@@ -261,3 +233,5 @@ func dropSchemas(t *testing.T, url string, schemas ...string) {
 		}
 	}
 }
+
+func pair(a []string) (string, string) { return a[0], a[1] }

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // TestGatewayServesTLS: with gateway.tls_cert and tls_key the public
@@ -33,7 +35,7 @@ func TestGatewayServesTLS(t *testing.T) {
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
 	dir := t.TempDir()
 	cfg := testConfig(t)
-	cfg.HTTP.Addr = freeAddr(t)
+	cfg.HTTP.Addr = testenv.FreeAddr(t)
 	cfg.Gateway.TLSCert, cfg.Gateway.TLSKey = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	_ = os.WriteFile(cfg.Gateway.TLSCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	_ = os.WriteFile(cfg.Gateway.TLSKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)

@@ -7,6 +7,7 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"testing"
 )
@@ -43,3 +44,24 @@ func lookup(t testing.TB, name string) string {
 	t.Skipf("%s is not set", name)
 	return ""
 }
+
+// FreeAddrs returns n distinct loopback addresses whose ports were free a
+// moment ago. All n ports are held open together before being released,
+// so the kernel cannot hand out the same one twice; prefer port 0 where
+// the code under test can report the port it bound.
+func FreeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs
+}
+
+// FreeAddr is FreeAddrs for one address.
+func FreeAddr(t testing.TB) string { return FreeAddrs(t, 1)[0] }
