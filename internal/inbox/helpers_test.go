@@ -4,23 +4,20 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/store/storetest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fxSet creates fx, where test handlers write one row per applied effect.
-var fxSet = store.MigrationSet{Name: "fx", FS: fstest.MapFS{
-	"sqlite/00001_fx.sql":   {Data: []byte(fxSQL)},
-	"postgres/00001_fx.sql": {Data: []byte(fxSQL)},
-}}
+var fxSet = storetest.Migrations("fx", map[string]string{"00001_fx.sql": fxSQL})
 
 const fxSQL = `-- +goose Up
 CREATE TABLE fx (event_id TEXT NOT NULL);

@@ -3,7 +3,6 @@ package outbox_test
 import (
 	"context"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/bamhq/bam/internal/bus"
@@ -11,16 +10,14 @@ import (
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/store/storetest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fxSet creates fx, where the test consumer writes one row per applied effect.
-var fxSet = store.MigrationSet{Name: "fx", FS: fstest.MapFS{
-	"sqlite/00001_fx.sql":   {Data: []byte(fxSQL)},
-	"postgres/00001_fx.sql": {Data: []byte(fxSQL)},
-}}
+var fxSet = storetest.Migrations("fx", map[string]string{"00001_fx.sql": fxSQL})
 
 const fxSQL = `-- +goose Up
 CREATE TABLE fx (event_id TEXT NOT NULL);

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -20,6 +19,7 @@ import (
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/platform"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/store/storetest"
 	"github.com/bamhq/bam/internal/testenv"
 )
 
@@ -29,10 +29,7 @@ import (
 
 func migrations(name, table string) store.MigrationSet {
 	up := fmt.Sprintf("-- +goose Up\nCREATE TABLE %s (id TEXT PRIMARY KEY);\n-- +goose Down\nDROP TABLE %[1]s;\n", table)
-	return store.MigrationSet{Name: name, FS: fstest.MapFS{
-		"sqlite/00001_init.sql":   {Data: []byte(up)},
-		"postgres/00001_init.sql": {Data: []byte(up)},
-	}}
+	return storetest.Migrations(name, map[string]string{"00001_init.sql": up})
 }
 
 // notes is the producer.

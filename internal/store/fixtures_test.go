@@ -1,21 +1,11 @@
 package store_test
 
 import (
-	"testing/fstest"
-
-	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/store/storetest"
 )
 
-// migrations builds a MigrationSet whose files (name → body) serve both
-// dialects: the fixtures stick to SQL the two share.
-func migrations(name string, files map[string]string) store.MigrationSet {
-	fsys := fstest.MapFS{}
-	for path, body := range files {
-		fsys["sqlite/"+path] = &fstest.MapFile{Data: []byte(body)}
-		fsys["postgres/"+path] = &fstest.MapFile{Data: []byte(body)}
-	}
-	return store.MigrationSet{Name: name, FS: fsys}
-}
+// migrations builds a fixture set serving both dialects.
+var migrations = storetest.Migrations
 
 const createThings = `-- +goose Up
 CREATE TABLE things (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE);

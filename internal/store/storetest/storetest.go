@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,4 +87,15 @@ func Dialects(t testing.TB) []store.Dialect {
 		testenv.PostgresURL(t) // fails t
 	}
 	return ds
+}
+
+// Migrations builds a migration set whose files (name → body) serve both
+// dialects, for test fixtures written in SQL the two share.
+func Migrations(name string, files map[string]string) store.MigrationSet {
+	fsys := fstest.MapFS{}
+	for path, body := range files {
+		fsys["sqlite/"+path] = &fstest.MapFile{Data: []byte(body)}
+		fsys["postgres/"+path] = &fstest.MapFile{Data: []byte(body)}
+	}
+	return store.MigrationSet{Name: name, FS: fsys}
 }
