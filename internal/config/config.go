@@ -20,6 +20,7 @@ type Config struct {
 	DataDir         string        `koanf:"data_dir" flag:"data-dir" help:"Directory for embedded data: SQLite files, the NATS store, local files"`
 	PublicURL       string        `koanf:"public_url" help:"The URL clients reach the gateway at: token issuer, links in mails"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" help:"How long a stopping process waits for in-flight requests to finish"`
+	ShutdownDelay   time.Duration `koanf:"shutdown_delay" help:"How long a stopping process keeps serving, already unready, before draining (set ~5s behind a load balancer)"`
 	Log             Log           `koanf:"log"`
 	HTTP            HTTP          `koanf:"http"`
 	Ops             Ops           `koanf:"ops"`

@@ -76,6 +76,9 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir", "", "a directory path")
 	}
+	if c.ShutdownDelay < 0 {
+		bad("shutdown_delay", c.ShutdownDelay.String(), "zero or a positive duration such as 5s")
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", c.ShutdownTimeout.String(), "a positive duration such as 20s")
 	}

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Service is a running module's lifecycle.
@@ -73,6 +74,11 @@ const (
 
 // Kernel runs modules.
 type Kernel struct {
+	// StopDelay is how long Stop waits, already unready, before stopping
+	// modules: load balancers (a Kubernetes Service) take a few seconds to
+	// stop sending new requests to a process whose readiness failed.
+	StopDelay time.Duration
+
 	modules map[string]Module
 	log     *slog.Logger
 

@@ -267,3 +267,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestStopDelay: during the stop delay the process is unready but its
+// modules still run; then they stop.
+func TestStopDelay(t *testing.T) {
+	rec := &recorder{}
+	svc, _ := module(rec, "svc")
+	k := newKernel(t, svc)
+	k.StopDelay = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- k.Run(ctx, []string{"svc"}, time.Second) }()
+	waitFor(t, func() bool { return len(rec.list()) == 1 })
+	cancel()
+	waitFor(t, func() bool { return !kernel.Ready(k.Readiness(t.Context())) })
+	if got := strings.Join(rec.list(), "|"); got != "start svc" {
+		t.Fatalf("modules stopped before the delay: %s", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.list(), "|"); got != "start svc|stop svc" {
+		t.Fatalf("lifecycle = %s", got)
+	}
+}

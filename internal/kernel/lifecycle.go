@@ -83,13 +83,9 @@ func (k *Kernel) watch(inst *instance, f Failer) {
 // marked stopping first, so readiness turns false at once and load
 // balancers stop sending traffic while in-flight requests drain.
 func (k *Kernel) Stop(ctx context.Context) error {
+	k.markStopping()
 	k.mu.Lock()
 	started := append([]*instance(nil), k.started...)
-	for _, inst := range started {
-		if inst.state == StateRunning {
-			inst.state = StateStopping
-		}
-	}
 	k.mu.Unlock()
 
 	var errs []error
@@ -127,9 +123,25 @@ func (k *Kernel) WaitAndStop(ctx context.Context, stopTimeout time.Duration) err
 	case cause = <-k.failed:
 		k.log.Error("stopping after a failure", "err", cause)
 	}
+	if k.StopDelay > 0 && cause == nil {
+		// Unready but still serving, while load balancers notice.
+		k.markStopping()
+		time.Sleep(k.StopDelay)
+	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	return errors.Join(cause, k.Stop(stopCtx))
+}
+
+// markStopping turns every running module's readiness false.
+func (k *Kernel) markStopping() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, inst := range k.started {
+		if inst.state == StateRunning {
+			inst.state = StateStopping
+		}
+	}
 }
 
 func (k *Kernel) setState(inst *instance, s State) {

@@ -122,6 +122,7 @@ func New(cfg config.Config, log *slog.Logger, version string, services ...Spec) 
 	if err != nil {
 		return nil, err
 	}
+	k.StopDelay = cfg.ShutdownDelay
 	p.Kernel = k
 	return p, nil
 }
