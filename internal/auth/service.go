@@ -60,7 +60,12 @@ type Service struct {
 	deny       *authn.DenyList
 	social     socialProviders // discovered lazily (social.go)
 	tasks      sync.WaitGroup  // mails sent after a commit or a response (verify.go)
+	signups    *throttle.Throttle
 }
+
+// signupAllowance is how many sign-ups one IP makes in an hour before
+// backoff: enough for a household or an office behind one address.
+const signupAllowance = 20
 
 // Migrations are the auth database's schema sets, in order.
 var Migrations = []store.MigrationSet{schema, keys.Migrations, throttle.Migrations, outbox.Migrations}
@@ -78,6 +83,9 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{Deps: d, opts: o, refreshKey: refreshKey}
+	if s.signups, err = throttle.New(d.DB, throttle.Policy{Free: signupAllowance, Window: time.Hour, Clock: o.Clock}); err != nil {
+		return nil, err
+	}
 	if err := d.Keys.Ensure(ctx); err != nil {
 		return nil, fmt.Errorf("auth: signing keys: %w", err)
 	}

@@ -20,15 +20,19 @@ type SignUpRequest struct {
 const maxUserData = 16 << 10
 
 // SignUp creates a user with an email and password and sends the
-// verification mail. Sign-ups are throttled per IP. A taken email is a
-// 409: unlike sign-in, sign-up cannot hide that without lying to the
-// legitimate user, and the throttle bounds how fast anyone can probe.
+// verification mail. Every sign-up counts against its IP (each costs a
+// hash and a mail to someone): a generous allowance, then backoff. A taken
+// email is a 409: unlike sign-in, sign-up cannot hide that without lying
+// to the legitimate user, and the throttle bounds how fast anyone probes.
 func (s *Service) SignUp(ctx context.Context, req SignUpRequest) (User, error) {
 	ipKey := throttle.IPKey("signup", clientFrom(ctx).IP)
-	if retry, err := s.Throttle.Check(ctx, ipKey); err != nil {
+	if retry, err := s.signups.Check(ctx, ipKey); err != nil {
 		return User{}, err
 	} else if retry > 0 {
 		return User{}, tooManyAttempts(retry)
+	}
+	if err := s.signups.Fail(ctx, ipKey); err != nil {
+		return User{}, err
 	}
 	email, err := checkEmail(req.Email)
 	if err != nil {
@@ -60,7 +64,7 @@ func (s *Service) SignUp(ctx context.Context, req SignUpRequest) (User, error) {
 		return s.queueVerification(ctx, tx, u)
 	})
 	if errs.CodeOf(err) == "auth.email_taken" {
-		_ = s.Throttle.Fail(ctx, ipKey) // probing for accounts costs the prober
+		_ = s.signups.Fail(ctx, ipKey) // probing for accounts costs the prober twice
 	}
 	if err != nil {
 		return User{}, err
