@@ -24,8 +24,8 @@ import (
 // replicas on their own listeners and a gateway that reaches them over
 // HTTP, sharing PostgreSQL (a database of the test's own) and external
 // NATS. Under steady reads one auth replica is killed with SIGKILL: no
-// request fails. A sign-out through the surviving replica then makes the
-// gateway refuse the token (the revocation crossed the bus).
+// request fails. After a sign-out through the surviving replica the token
+// is refused through the gateway.
 func TestSplit(t *testing.T) {
 	pgURL, natsURL := testenv.PostgresURL(t), testenv.NATSURL(t)
 	dbURL := freshDatabase(t, pgURL)
@@ -79,8 +79,8 @@ func TestSplit(t *testing.T) {
 		t.Fatalf("%d reads failed (%d ok) while a replica was killed", failed.Load(), ok.Load())
 	}
 
-	// Sign out (handled by the surviving replica); the gateway learns it
-	// from the bus and refuses the token at the edge.
+	// Sign out (handled by the surviving replica); the token is refused
+	// through the gateway from then on.
 	call(t, "POST", base+"/v1/auth/logout", nil, access).expect(t, 204)
 	deadline := time.Now().Add(3 * time.Second)
 	for get2(base+"/v1/auth/user", access) != 401 {

@@ -13,6 +13,7 @@ import (
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // keyServer implements the auth service's POST /v1/auth/keys/verify.
@@ -70,7 +71,7 @@ func (s *keyServer) setFailing(f bool) {
 	s.failing = f
 }
 
-func newAPIKeyVerifier(t *testing.T, s *keyServer, c *clock) *authn.APIKeyVerifier {
+func newAPIKeyVerifier(t *testing.T, s *keyServer, c *testenv.Clock) *authn.APIKeyVerifier {
 	t.Helper()
 	a, err := authn.NewAPIKeyVerifier(authn.APIKeyOptions{
 		Endpoint: s.URL + "/v1/auth/keys/verify", Client: s.Client(), Clock: c.Now,
@@ -82,7 +83,7 @@ func newAPIKeyVerifier(t *testing.T, s *keyServer, c *clock) *authn.APIKeyVerifi
 }
 
 func TestAPIKeyAllowedUnknownRevoked(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testenv.NewClock(time.Now())
 	s := newKeyServer(t)
 	a := newAPIKeyVerifier(t, s, c)
 	ctx := context.Background()
@@ -114,7 +115,7 @@ func TestAPIKeyAllowedUnknownRevoked(t *testing.T) {
 }
 
 func TestAPIKeyMalformedAndUnavailable(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testenv.NewClock(time.Now())
 	s := newKeyServer(t)
 	a := newAPIKeyVerifier(t, s, c)
 	ctx := context.Background()

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // BenchmarkVerify measures Verify cached and uncached, and, as the
 // baseline uncached Verify is held to (within 1.2×), the bare signature
 // check of the same tokens.
 func BenchmarkVerify(b *testing.B) {
-	c := &clock{now: time.Now()} // for the key source only
+	c := testenv.NewClock(time.Now()) // for the key source only
 	ed, ec := newEd25519(b, "ed-1"), newP256(b, "ec-1")
 	srv := newJWKSServer(b, ed, ec)
 	// The real clock, as in production: the test clock's lock would be

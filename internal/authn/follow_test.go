@@ -9,6 +9,7 @@ import (
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // TestFollowRevocations publishes revocation events on a real bus (the
@@ -52,7 +53,7 @@ func TestFollowRevocations(t *testing.T) {
 		})
 
 		ed := newEd25519(t, "ed-1")
-		c := &clock{now: time.Now().Add(-2 * time.Second)} // tokens issued just before the events
+		c := testenv.NewClock(time.Now().Add(-2 * time.Second)) // tokens issued just before the events
 		v := newVerifier(t, newJWKSServer(t, ed), c, deny)
 		claims := userClaims(c.Now())
 		oldTok := sign(t, ed, with(claims, "sid", "ses_old"))

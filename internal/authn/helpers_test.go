@@ -19,6 +19,7 @@ import (
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 const (
@@ -26,25 +27,7 @@ const (
 	testAudience = "bam"
 )
 
-// clock is a settable time source shared by the code under test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Unix(1_800_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *testenv.Clock { return testenv.NewClock(time.Unix(1_800_000_000, 0)) }
 
 // signingKey is a private key with its kid and JWS algorithm.
 type signingKey struct {
@@ -214,7 +197,7 @@ func (s *jwksServer) set(cacheControl string, delay time.Duration) {
 func (s *jwksServer) url() string { return s.URL + "/.well-known/jwks.json" }
 
 // newVerifier returns a verifier reading keys from srv, on clock c.
-func newVerifier(t testing.TB, srv *jwksServer, c *clock, deny *authn.DenyList) *authn.Verifier {
+func newVerifier(t testing.TB, srv *jwksServer, c *testenv.Clock, deny *authn.DenyList) *authn.Verifier {
 	t.Helper()
 	keys := authn.NewHTTPKeySource(srv.url(), srv.Client(), authn.WithKeySourceClock(c.Now))
 	v, err := authn.NewVerifier(authn.Options{

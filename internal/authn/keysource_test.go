@@ -16,10 +16,11 @@ import (
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/testenv"
 	"github.com/bamhq/bam/internal/transport"
 )
 
-func newKeySource(srv *jwksServer, c *clock) *authn.HTTPKeySource {
+func newKeySource(srv *jwksServer, c *testenv.Clock) *authn.HTTPKeySource {
 	return authn.NewHTTPKeySource(srv.url(), srv.Client(), authn.WithKeySourceClock(c.Now))
 }
 

@@ -11,10 +11,11 @@ import (
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 func TestMiddleware(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testenv.NewClock(time.Now())
 	ed := newEd25519(t, "ed-1")
 	v := newVerifier(t, newJWKSServer(t, ed), c, nil)
 	keys := newAPIKeyVerifier(t, newKeyServer(t), c)

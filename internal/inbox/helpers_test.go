@@ -10,23 +10,13 @@ import (
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/store"
-	"github.com/bamhq/bam/internal/store/storetest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fxSet creates fx, where test handlers write one row per applied effect.
-var fxSet = storetest.Migrations("fx", map[string]string{"00001_fx.sql": fxSQL})
-
-const fxSQL = `-- +goose Up
-CREATE TABLE fx (event_id TEXT NOT NULL);
--- +goose Down
-DROP TABLE fx;
-`
-
 func runEnv(t *testing.T, fn func(t *testing.T, b *bus.Bus, db *store.DB)) {
-	bustest.RunWithDB(t, fn, inbox.Migrations, fxSet)
+	bustest.RunWithDB(t, fn, inbox.Migrations, bustest.Effects)
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -38,7 +38,7 @@ func BenchmarkPipeline(b *testing.B) {
 func benchPipeline(b *testing.B, kind string, d store.Dialect, every time.Duration) {
 	bs := bustest.Open(b, kind)
 	prod := storetest.Open(b, d, outbox.Migrations)
-	cons := storetest.Open(b, d, inbox.Migrations, fxSet)
+	cons := storetest.Open(b, d, inbox.Migrations, bustest.Effects)
 	svc := bustest.Service(b, bs)
 	ctx := ctxT(b)
 

@@ -10,22 +10,12 @@ import (
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
-	"github.com/bamhq/bam/internal/store/storetest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fxSet creates fx, where the test consumer writes one row per applied effect.
-var fxSet = storetest.Migrations("fx", map[string]string{"00001_fx.sql": fxSQL})
-
-const fxSQL = `-- +goose Up
-CREATE TABLE fx (event_id TEXT NOT NULL);
--- +goose Down
-DROP TABLE fx;
-`
-
-var sets = []store.MigrationSet{outbox.Migrations, inbox.Migrations, fxSet}
+var sets = []store.MigrationSet{outbox.Migrations, inbox.Migrations, bustest.Effects}
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

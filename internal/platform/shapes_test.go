@@ -3,6 +3,7 @@ package platform_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -40,7 +41,7 @@ type notes struct {
 }
 
 func (n *notes) Start(ctx context.Context) error { return n.out.Start(ctx) }
-func (n *notes) Stop(ctx context.Context) error  { return errorsJoin(n.out.Stop(ctx), n.db.Close()) }
+func (n *notes) Stop(ctx context.Context) error  { return errors.Join(n.out.Stop(ctx), n.db.Close()) }
 
 // Handler serves POST /v1/notes/{id}: the notes API behind the gateway.
 func (n *notes) Handler() http.Handler {
@@ -96,7 +97,7 @@ type tally struct {
 }
 
 func (s *tally) Start(ctx context.Context) error { return s.c.Start(ctx) }
-func (s *tally) Stop(ctx context.Context) error  { return errorsJoin(s.c.Stop(ctx), s.db.Close()) }
+func (s *tally) Stop(ctx context.Context) error  { return errors.Join(s.c.Stop(ctx), s.db.Close()) }
 
 func (s *tally) count(t *testing.T) int {
 	var n int

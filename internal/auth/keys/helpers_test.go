@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,29 +11,12 @@ import (
 
 	"github.com/bamhq/bam/internal/auth/keys"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 var testSecret = bytes.Repeat([]byte("s"), keys.SecretSize)
 
-// clock is a settable Options.Clock shared by the Managers of a test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 func newManager(t testing.TB, db *store.DB, opts keys.Options) *keys.Manager {
 	t.Helper()

@@ -18,29 +18,11 @@ import (
 	"github.com/bamhq/bam/internal/testenv"
 )
 
-// clock is a settable Policy.Clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 var testPolicy = throttle.Policy{Free: 3, Base: time.Second, Max: 10 * time.Second, Window: time.Minute}
 
-func newThrottle(t testing.TB, db *store.DB, c *clock) *throttle.Throttle {
+func newThrottle(t testing.TB, db *store.DB, c *testenv.Clock) *throttle.Throttle {
 	t.Helper()
 	p := testPolicy
 	p.Clock = c.Now

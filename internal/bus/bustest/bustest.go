@@ -103,3 +103,11 @@ func Logger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+// Effects creates fx(event_id): test consumers write one row to it per
+// applied effect, so a test can count how often each event was applied.
+var Effects = storetest.Migrations("fx", map[string]string{"00001_fx.sql": `-- +goose Up
+CREATE TABLE fx (event_id TEXT NOT NULL);
+-- +goose Down
+DROP TABLE fx;
+`})
