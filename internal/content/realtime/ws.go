@@ -1,0 +1,178 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/httpx"
+)
+
+// serveWS serves GET /v1/realtime with Upgrade: websocket.
+func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
+	c, subs, st, ok := h.open(w, r, transportWS)
+	if !ok {
+		return
+	}
+	defer h.unregister(c)
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins})
+	if err != nil {
+		return // Accept answered (403 for a foreign origin, 400 for a bad handshake)
+	}
+	conn.SetReadLimit(h.opts.MaxMessageBytes)
+
+	// The connection outlives nothing of the request but its values (the
+	// principal, the request id).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		h.readWS(ctx, conn, c, r)
+	}()
+	h.run(ctx, c, subs, st, &wsSink{conn: conn, timeout: h.opts.WriteTimeout})
+	cancel()
+	<-reading
+}
+
+// readWS handles the client's messages until the connection ends.
+func (h *Hub) readWS(ctx context.Context, conn *websocket.Conn, c *client, r *http.Request) {
+	defer c.end(endGone)
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		h.handleWS(ctx, c, r, data)
+	}
+}
+
+// handleWS answers one client message.
+func (h *Hub) handleWS(ctx context.Context, c *client, r *http.Request, data []byte) {
+	var m wsIn
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil || dec.More() {
+		c.enqueue(item{raw: h.wsError(r, "", errs.E(errs.Invalid, CodeInvalidMessage,
+			"A message must be one JSON object {\"type\": \"subscribe\"|\"unsubscribe\"|\"ping\", …}."))})
+		return
+	}
+	switch m.Type {
+	case "subscribe":
+		h.wsSubscribe(ctx, c, r, m)
+	case "unsubscribe":
+		if m.ID == "" {
+			c.enqueue(item{raw: h.wsError(r, "", errs.E(errs.Invalid, CodeInvalidMessage, "unsubscribe needs an id."))})
+			return
+		}
+		h.mu.Lock()
+		h.dropSubLocked(c, m.ID)
+		c.enqueue(item{raw: mustJSON(wsOut{Type: "ack", ID: m.ID})})
+		h.mu.Unlock()
+	case "ping":
+		c.enqueue(item{raw: []byte(`{"type":"pong"}`)})
+	default:
+		c.enqueue(item{raw: h.wsError(r, m.ID, errs.E(errs.Invalid, CodeInvalidMessage,
+			"Unknown message type %q: use subscribe, unsubscribe or ping.", m.Type))})
+	}
+}
+
+// wsSubscribe adds (or replaces) a subscription. The ack is queued under
+// the lock that Publish takes, so it precedes every change of the
+// subscription.
+func (h *Hub) wsSubscribe(ctx context.Context, c *client, r *http.Request, m wsIn) {
+	if m.ID == "" {
+		c.enqueue(item{raw: h.wsError(r, "", errs.E(errs.Invalid, CodeInvalidMessage, "subscribe needs an id."))})
+		return
+	}
+	s, err := h.authorizeOne(ctx, c.principal, subSpec{ID: m.ID, Topic: m.Topic, Filter: m.Filter})
+	if err != nil {
+		c.enqueue(item{raw: h.wsError(r, m.ID, refused(err))})
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := len(c.subs)
+	for _, old := range c.subs {
+		if old.name == s.name {
+			n--
+		}
+	}
+	if n >= h.opts.MaxSubscriptions {
+		c.enqueue(item{raw: h.wsError(r, m.ID, errs.E(errs.Invalid, CodeTooManySubscriptions,
+			"At most %d subscriptions per connection.", h.opts.MaxSubscriptions))})
+		return
+	}
+	h.putSubLocked(c, s)
+	c.enqueue(item{raw: mustJSON(wsOut{Type: "ack", ID: m.ID})})
+}
+
+// wsError encodes err as an error message with the problem's fields.
+func (h *Hub) wsError(r *http.Request, id string, err error) []byte {
+	p := httpx.ProblemOf(r, err)
+	if p.Status >= 500 {
+		h.logf("realtime: subscription failed", "error", err)
+	}
+	return mustJSON(wsOut{Type: "error", ID: id,
+		Error: &wsError{Status: p.Status, Code: p.Code, Detail: p.Detail, Errors: p.Errors}})
+}
+
+// wsSink writes WebSocket messages.
+type wsSink struct {
+	conn    *websocket.Conn
+	timeout time.Duration
+	buf     []byte
+}
+
+func (s *wsSink) connected(c *client, st start) error {
+	m := wsOut{Type: "connected", ClientID: c.id}
+	if st.posKnown {
+		m.Seq = &st.pos
+	}
+	if err := s.raw(mustJSON(m)); err != nil {
+		return err
+	}
+	if st.reset != "" {
+		return s.raw(mustJSON(wsOut{Type: "reset", Reason: st.reset}))
+	}
+	return nil
+}
+
+func (s *wsSink) change(e *envelope, subs []*sub) error {
+	s.buf = appendNames(append(s.buf[:0], e.wsHead...), subs)
+	return s.raw(s.buf)
+}
+
+func (s *wsSink) raw(b []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	return s.conn.Write(ctx, websocket.MessageText, b)
+}
+
+func (s *wsSink) heartbeat() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	return s.conn.Ping(ctx)
+}
+
+func (s *wsSink) flush() error { return nil }
+
+func (s *wsSink) final(reason string) {
+	switch reason {
+	case endOverflow:
+		_ = s.raw([]byte(`{"type":"overflow"}`))
+		_ = s.conn.Close(websocket.StatusTryAgainLater, "send queue overflow")
+	case endExpired:
+		_ = s.raw([]byte(`{"type":"expired"}`))
+		_ = s.conn.Close(websocket.StatusPolicyViolation, "credential expired")
+	case endShutdown:
+		_ = s.conn.Close(websocket.StatusGoingAway, "server shutting down")
+	default:
+		_ = s.conn.CloseNow()
+	}
+}
