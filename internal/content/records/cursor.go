@@ -1,0 +1,99 @@
+package records
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/bamhq/bam/internal/content/expr"
+	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/store"
+)
+
+// rankKey is where a list keeps the rank of a row while it builds the
+// page (it is not a field name, so it cannot clash with one).
+const rankKey = "@rank"
+
+// cursor is the position after a row in a list: the order it was made for
+// and the row's value of every key of that order (id last).
+type cursor struct {
+	Sort   string            `json:"s"`
+	Values []json.RawMessage `json:"v"`
+}
+
+// encodeCursor returns the cursor after rec in order o.
+func encodeCursor(o order, rec Record) (string, error) {
+	c := cursor{Sort: o.sig, Values: make([]json.RawMessage, len(o.keys))}
+	for i, k := range o.keys {
+		name := rankKey
+		if k.col != nil {
+			name = k.col.name
+		}
+		b, err := json.Marshal(rec[name])
+		if err != nil {
+			return "", err
+		}
+		c.Values[i] = b
+	}
+	return httpx.EncodeCursor(c), nil
+}
+
+// decodeCursor reads a cursor made for order o and returns its values as
+// query arguments for dialect d (nil for nulls). A cursor of another order,
+// or with values of the wrong type, is an invalid cursor error.
+func decodeCursor(o order, s string, d store.Dialect) ([]any, error) {
+	var c cursor
+	if err := httpx.DecodeCursor(s, &c); err != nil {
+		return nil, err
+	}
+	if c.Sort != o.sig || len(c.Values) != len(o.keys) {
+		return nil, invalidCursor(errors.New("the cursor was made for another sort"))
+	}
+	vals := make([]any, len(o.keys))
+	for i, k := range o.keys {
+		v, err := k.bind(c.Values[i], d)
+		if err != nil {
+			return nil, invalidCursor(err)
+		}
+		vals[i] = v
+	}
+	return vals, nil
+}
+
+// bind converts the JSON value of key k in a cursor to a query argument.
+func (k sortKey) bind(raw json.RawMessage, d store.Dialect) (any, error) {
+	if string(raw) == "null" {
+		if !k.nullable {
+			return nil, errors.New("null for a field that is never null")
+		}
+		return nil, nil
+	}
+	switch k.kind {
+	case kInt:
+		return strconv.ParseInt(string(raw), 10, 64)
+	case kFloat, kRank:
+		var f float64
+		err := json.Unmarshal(raw, &f)
+		return f, err
+	case kBool:
+		var b bool
+		err := json.Unmarshal(raw, &b)
+		return b, err
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	if k.kind != kDate {
+		return s, nil
+	}
+	t, err := time.Parse(expr.DateLayout, s)
+	if err != nil {
+		return nil, err
+	}
+	if d == store.Postgres {
+		return t, nil
+	}
+	return t.Format(expr.DateLayout), nil
+}

@@ -1,0 +1,158 @@
+package records
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/bamhq/bam/internal/content/expr"
+	"github.com/bamhq/bam/internal/content/schema"
+	"github.com/bamhq/bam/internal/store"
+)
+
+// Insert creates a record of c from input in tx; access (the create rule)
+// is checked against the new row and a refusal is errs Forbidden.
+//
+// The record gets a UUIDv7 id, created = updated = now (milliseconds) and
+// version 1. Input is validated and converted by c.Encode (owner fills the
+// owner fields); every relation id must name an existing record of its
+// target collection (each missing one is a field error); a value taken by
+// another record in a unique field is a field error too.
+func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, input map[string]any, owner string, access *Access) (Record, error) {
+	m := s.meta(c)
+	vals, err := c.Encode(input, schema.Create, owner, s.dialect)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRelations(ctx, tx, m, input); err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("records: new id: %w", err)
+	}
+	now := s.stamp()
+	idx, err := m.encoded(vals)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, 3+len(idx))
+	args = append(args, id.String(), s.dateArg(now), s.dateArg(now))
+	for _, i := range idx {
+		args = append(args, vals[m.cols[i].name])
+	}
+	// No RETURNING: a statement without open rows stays prepared for the
+	// next insert of the same transaction (store.Tx), which matters to
+	// batches and imports. The record is made from the values written.
+	if _, err := tx.ExecContext(ctx, m.insertSQL(idx), args...); err != nil {
+		return nil, m.uniqueError(err)
+	}
+	if err := s.admit(ctx, tx, m, id.String(), access); err != nil {
+		return nil, err
+	}
+	rec := make(Record, len(m.cols))
+	for _, col := range m.cols[nSystem:] {
+		rec[col.name] = nil
+	}
+	rec[fID], rec[fCreated], rec[fUpdated], rec[fVersion] = id.String(), now.Format(expr.DateLayout), now.Format(expr.DateLayout), float64(1)
+	if err := m.overlay(rec, vals); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// admit checks that access admits the new row id of m: errs Forbidden if
+// not.
+func (s *Store) admit(ctx context.Context, tx *store.Tx, m *meta, id string, access *Access) error {
+	rule, args, err := s.rule(m.c, access, 2)
+	if err != nil || rule == "" {
+		return err
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, "SELECT 1 FROM "+m.table+` t WHERE t."id" = $1 AND (`+rule+")", append([]any{id}, args...)...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return forbidden(m.c.Name)
+	}
+	return err
+}
+
+// overlay sets in rec the JSON values of vals, column values as Encode
+// makes them, decoded as if read back.
+func (m *meta) overlay(rec Record, vals map[string]any) error {
+	for name, v := range vals {
+		col, ok := m.column(name)
+		if !ok {
+			return fmt.Errorf("records: %s has no column %q", m.c.Name, name)
+		}
+		out, err := m.decode(col, v)
+		if err != nil {
+			return err
+		}
+		rec[name] = out
+	}
+	return nil
+}
+
+// encoded returns the indexes of the field columns vals (from Encode) sets,
+// in table order.
+func (m *meta) encoded(vals map[string]any) ([]int, error) {
+	idx := make([]int, 0, len(vals))
+	for i := nSystem; i < len(m.cols); i++ {
+		if _, ok := vals[m.cols[i].name]; ok {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) != len(vals) {
+		for name := range vals {
+			if col, ok := m.column(name); !ok || col.system() {
+				return nil, fmt.Errorf("records: %s: Encode returned column %q, which is not a field", m.c.Name, name)
+			}
+		}
+	}
+	return idx, nil
+}
+
+// shapeKey names a set of columns in a cache key.
+func shapeKey(prefix string, idx []int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, i := range idx {
+		b.WriteByte(',')
+		b.WriteString(strconv.Itoa(i))
+	}
+	return b.String()
+}
+
+// insertSQL is the INSERT of a record setting the field columns idx
+// ($4, $5, … after id, created, updated).
+func (m *meta) insertSQL(idx []int) string {
+	return m.text(shapeKey("ins", idx), func() string {
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + m.table + ` ("id", "created", "updated", "version"`)
+		for _, i := range idx {
+			b.WriteString(", " + m.cols[i].bare)
+		}
+		b.WriteString(") VALUES ($1, $2, $3, 1")
+		for n := range idx {
+			b.WriteString(", $" + strconv.Itoa(4+n))
+		}
+		b.WriteString(")")
+		return b.String()
+	})
+}
+
+// returning lists every column, unqualified, for RETURNING clauses.
+func (m *meta) returning() string {
+	return m.text("ret", func() string {
+		bare := make([]string, len(m.cols))
+		for i := range m.cols {
+			bare[i] = m.cols[i].bare
+		}
+		return strings.Join(bare, ", ")
+	})
+}

@@ -1,0 +1,265 @@
+package records
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/bamhq/bam/internal/content/schema"
+)
+
+// List answers q over c.
+//
+// The rows are those the filter, the access rule and the search all admit.
+// Keyset mode (the default) reads Limit+1 rows after the cursor, so
+// NextCursor is set only when more follow, and a deep page costs what the
+// first does. Page mode (Page > 0) reads PerPage rows at an offset; Count
+// also counts every matching row (a second query: ask only when needed).
+// Errors: content.invalid_sort for a bad sort; content.validation_failed
+// for bad fields, limit, perPage or page; request.invalid_cursor for a
+// cursor not made by this list's order.
+func (s *Store) List(ctx context.Context, c *schema.Collection, q Query) (Page, error) {
+	m := s.meta(c)
+	p, err := m.plan(q)
+	if err != nil {
+		return Page{}, err
+	}
+	w, err := s.where(c, q, p.order.ranked())
+	if err != nil {
+		return Page{}, err
+	}
+	items, err := s.listRows(ctx, m, p, w, q.Cursor)
+	if err != nil {
+		return Page{}, err
+	}
+
+	out := Page{Items: items}
+	if p.paged {
+		out.Page, out.PerPage = p.page, p.limit
+	} else if len(items) > p.limit {
+		out.Items = items[:p.limit]
+		if out.NextCursor, err = encodeCursor(p.order, items[p.limit-1]); err != nil {
+			return Page{}, fmt.Errorf("records: cursor: %w", err)
+		}
+	}
+	for _, rec := range out.Items {
+		for _, name := range p.hidden {
+			delete(rec, name)
+		}
+		delete(rec, rankKey)
+	}
+	if out.Items == nil {
+		out.Items = []Record{}
+	}
+	if q.Count {
+		n, err := s.count(ctx, m, w)
+		if err != nil {
+			return Page{}, err
+		}
+		out.TotalItems = &n
+	}
+	return out, nil
+}
+
+// listRows reads the rows of plan p under the conditions w: one page, or
+// in keyset mode up to limit+1 rows after cursor (the one more says
+// whether a next page follows), reading the keyset's segments in turn.
+func (s *Store) listRows(ctx context.Context, m *meta, p plan, w filter, cursor string) ([]Record, error) {
+	exprs := make([]string, len(p.order.keys))
+	rank := "" // the rank expression, when the order uses it
+	for i, k := range p.order.keys {
+		if k.col != nil {
+			exprs[i] = k.col.sql
+		} else {
+			exprs[i], rank = w.rank, w.rank
+		}
+	}
+	args := append(w.args[:len(w.args):len(w.args)], w.rankArgs...)
+	order := m.text("order|"+p.order.sig+"|"+rank, func() string { return orderBy(p.order, exprs) })
+	query := func(more string, moreArgs []any, limit string) ([]Record, error) {
+		var b strings.Builder
+		b.WriteString(m.selectList(p.read))
+		if rank != "" {
+			b.WriteString(", " + rank)
+		}
+		b.WriteString(" FROM " + m.table + " t")
+		conds := w.conds
+		if more != "" {
+			conds = append(conds[:len(conds):len(conds)], more)
+		}
+		writeWhere(&b, conds)
+		b.WriteString(" ORDER BY " + order + " LIMIT " + limit)
+		return s.read(ctx, m, p, rank != "", b.String(), append(args[:len(args):len(args)], moreArgs...))
+	}
+	if p.paged {
+		return query("", nil, strconv.Itoa(p.limit)+" OFFSET "+strconv.Itoa((p.page-1)*p.limit))
+	}
+	if cursor == "" {
+		return query("", nil, strconv.Itoa(p.limit+1))
+	}
+	vals, err := decodeCursor(p.order, cursor, s.dialect)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, seg := range m.keyset(p.order, exprs, vals, len(args)+1) {
+		recs, err := query(seg.cond, seg.args, strconv.Itoa(p.limit+1-len(out)))
+		if err != nil {
+			return nil, err
+		}
+		if out = append(out, recs...); len(out) > p.limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// filter is the WHERE of a list: its conditions and their arguments, and
+// the rank expression of a search.
+type filter struct {
+	conds    []string
+	args     []any // of conds
+	rank     string
+	rankArgs []any // of rank, numbered after args
+}
+
+// where compiles the filter, the access rule and the search of q; ranked
+// says whether the rank will be used. (Arguments are kept apart by use:
+// PostgreSQL refuses arguments a statement does not use.)
+func (s *Store) where(c *schema.Collection, q Query, ranked bool) (filter, error) {
+	var w filter
+	add := func(cond string, args []any) {
+		if cond != "" {
+			w.conds = append(w.conds, cond)
+			w.args = append(w.args, args...)
+		}
+	}
+	cond, args, err := s.condition(c, q.Filter, q.Access.auth(), 1)
+	if err != nil {
+		return w, err
+	}
+	add(cond, args)
+	if cond, args, err = s.rule(c, q.Access, len(w.args)+1); err != nil {
+		return w, err
+	}
+	add(cond, args)
+	if q.Search != "" {
+		next := len(w.args) + 1
+		cond, rank, args, err := schema.SearchSQL(c, s.dialect, q.Search, next)
+		if err != nil {
+			return w, err
+		}
+		// The rank's own placeholders, if any, come after the condition's.
+		n := min(len(args), max(0, maxPlaceholder(cond)-next+1))
+		add(cond, args[:n])
+		if ranked {
+			w.rank, w.rankArgs = rank, args[n:]
+		}
+	}
+	return w, nil
+}
+
+func writeWhere(b *strings.Builder, conds []string) {
+	for i, c := range conds {
+		if i == 0 {
+			b.WriteString(" WHERE (")
+		} else {
+			b.WriteString(" AND (")
+		}
+		b.WriteString(c + ")")
+	}
+}
+
+// orderBy is the ORDER BY of order o over the key expressions exprs. NULLs
+// sort first ascending and last descending, on both dialects (SQLite's
+// native order: PostgreSQL's indexes must be declared NULLS FIRST to serve
+// it); keys that are never null leave the clause out, so that any index
+// serves them.
+func orderBy(o order, exprs []string) string {
+	parts := make([]string, len(o.keys))
+	for i, k := range o.keys {
+		switch {
+		case k.desc && k.nullable:
+			parts[i] = exprs[i] + " DESC NULLS LAST"
+		case k.desc:
+			parts[i] = exprs[i] + " DESC"
+		case k.nullable:
+			parts[i] = exprs[i] + " ASC NULLS FIRST"
+		default:
+			parts[i] = exprs[i] + " ASC"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// read runs a list query whose columns are p.read (then the rank, if
+// ranked) and returns its rows.
+func (s *Store) read(ctx context.Context, m *meta, p plan, ranked bool, text string, args []any) ([]Record, error) {
+
+	rows, err := s.query(ctx, s.db.SQL(), false, text, args...)
+	if err != nil {
+		return nil, fmt.Errorf("records: list %s: %w", m.c.Name, err)
+	}
+	defer rows.Close()
+	r := m.reader(p.read)
+	var rank float64
+	if ranked {
+		r.dest = append(r.dest, &rank)
+	}
+	out := make([]Record, 0, p.limit+1)
+	for rows.Next() {
+		rec, err := r.next(rows)
+		if err != nil {
+			return nil, err
+		}
+		if ranked {
+			rec[rankKey] = rank
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("records: list %s: %w", m.c.Name, err)
+	}
+	return out, nil
+}
+
+// count counts the rows w admits.
+func (s *Store) count(ctx context.Context, m *meta, w filter) (int64, error) {
+	var b strings.Builder
+	b.WriteString("SELECT COUNT(*) FROM " + m.table + " t")
+	writeWhere(&b, w.conds)
+	var n int64
+	if err := s.db.SQL().QueryRowContext(ctx, b.String(), w.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("records: count %s: %w", m.c.Name, err)
+	}
+	return n, nil
+}
+
+// selectList is "SELECT" and the columns idx.
+func (m *meta) selectList(idx []int) string {
+	return m.text(shapeKey("sel", idx), func() string {
+		cols := make([]string, len(idx))
+		for i, ci := range idx {
+			cols[i] = m.cols[ci].sql
+		}
+		return "SELECT " + strings.Join(cols, ", ")
+	})
+}
+
+// maxPlaceholder returns the largest N of the placeholders $N in text, 0
+// if there are none.
+func maxPlaceholder(text string) int {
+	most := 0
+	for i := 0; i < len(text); i++ {
+		if text[i] != '$' {
+			continue
+		}
+		n, j := 0, i+1
+		for ; j < len(text) && text[j] >= '0' && text[j] <= '9'; j++ {
+			n = n*10 + int(text[j]-'0')
+		}
+		most, i = max(most, n), j-1
+	}
+	return most
+}
