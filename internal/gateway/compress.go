@@ -9,12 +9,13 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 )
 
-// compressWrapper compresses responses (gzip, or zstd when the client
-// prefers it) with klauspost/compress's gzhttp: only when the client sends
-// Accept-Encoding, the response has no Content-Encoding of its own (the
-// upstream compressed it: passed through as it is), its type is
-// compressible and it reaches gzhttp.DefaultMinSize (1 KiB). It adds
-// Vary: Accept-Encoding, and keeps Flush and Hijack working.
+// compressWrapper compresses responses with gzip, or zstd when the client
+// prefers it, with klauspost/compress's gzhttp: only when the response has
+// no Content-Encoding of its own (the upstream compressed it: passed
+// through as it is), its type is compressible and it reaches
+// gzhttp.DefaultMinSize (1 KiB). It adds Vary: Accept-Encoding, and keeps
+// Flush and Hijack working. Brotli, which gzhttp lacks, follows the same
+// rules in brotli.go.
 var compressWrapper = sync.OnceValue(func() func(http.Handler) http.HandlerFunc {
 	wrap, err := gzhttp.NewWrapper(gzhttp.ContentTypeFilter(compressible))
 	if err != nil {
@@ -40,14 +41,21 @@ func compressible(ct string) bool {
 }
 
 // compress wraps next so that its responses are compressed for clients
-// that accept it. Requests without Accept-Encoding and protocol upgrades
-// (WebSocket) skip the wrapper: it costs them nothing.
+// that accept it: with brotli when the client's q-values rank br at least
+// as high as gzip and zstd (wantsBrotli), else as gzhttp negotiates.
+// Requests without Accept-Encoding, HEAD requests and protocol upgrades
+// (WebSocket) skip the wrappers: it costs them nothing.
 func compress(next http.Handler) http.Handler {
 	wrapped := compressWrapper()(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Accept-Encoding") == "" || r.Header.Get("Upgrade") != "" {
+		if r.Header.Get("Accept-Encoding") == "" || r.Header.Get("Upgrade") != "" || r.Method == http.MethodHead {
 			addVary(w.Header()) // a cache must not serve this answer to those that accept
 			next.ServeHTTP(w, r)
+			return
+		}
+		if wantsBrotli(r.Header) {
+			addVary(w.Header())
+			serveBrotli(next, w, r)
 			return
 		}
 		wrapped.ServeHTTP(w, r)

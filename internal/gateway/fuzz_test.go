@@ -23,6 +23,26 @@ func FuzzRoutes(f *testing.F) {
 		"gateway:\n  routes:\n    - {path: /x, upstream: http://a:1, retries: 99999999999999999999}\n",
 		"gateway:\n  trusted_proxies: [10.0.0.0/8, ::1]\n  cors_origins: ['*']\n",
 		"gateway: {routes: [{path: /x/, upstream: http://[::1]:80, timeout: -1s}]}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1}\n    - {path: /a/, upstream: http://b:1}\n", // duplicate
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, methods: [GET]}\n    - {path: /a/, upstream: http://b:1, methods: [POST]}\n",
+		"gateway:\n  routes:\n    - {path: a/, upstream: http://a:1}\n",                 // no leading slash
+		"gateway:\n  routes:\n    - {path: /a/, upstream: ''}\n",                        // no upstream
+		"gateway:\n  routes:\n    - {path: /a/, upstream: 'ftp://a:1'}\n",               // a scheme not proxied
+		"gateway:\n  routes:\n    - {path: /a/, upstream: 'http://a:1,,http://b:2/'}\n", // list with gaps
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, auth: sometimes}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, roles: [admin], auth: none}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, rate_limit: {per: planet, rps: 1}}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, rate_limit: {per: key, rps: 0.001, burst: 1}}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, sunset: tomorrow}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, max_body: 1.5GiB}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, max_body: -1}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, host: 'api.example.com:8443', methods: [get, PATCH]}\n",
+		"gateway:\n  routes:\n    - {path: /a/, upstream: http://a:1, unknown_key: 1}\n",
+		"gateway:\n  trusted_proxies: [not-a-cidr]\n",
+		"gateway:\n  trusted_proxies: ['fe80::1%eth0', 10.0.0.1/33]\n",
+		"gateway:\n  cors_origins: ['https://app.example.com', 'http://*.example.com']\n  cors_credentials: true\n  cors_max_age: 10m\n",
+		"gateway:\n  rate_limit: {per: user, rps: 5}\n  compress: false\n  max_body: 0\n",
+		"gateway:\n  routes:\n    - &r {path: /a/, upstream: http://a:1}\n    - *r\n", // YAML alias: a duplicate
 	} {
 		f.Add([]byte(s))
 	}

@@ -19,6 +19,14 @@ type FallbackOptions struct {
 	// 0 means 1: each replica applies the full limit. Decisions made
 	// locally report the scaled burst as their Limit.
 	LocalShare float64
+	// Grace is how long Redis may fail before the limiter switches to local
+	// limits (default 250ms; negative: at the first failure). A decision
+	// whose Redis call fails is always made locally, at once; Grace only
+	// decides when to stop asking Redis. A machine busy enough to hold a
+	// call past the Redis timeout now and then (a stall of the process, a
+	// slow scheduler) thus costs a few local decisions, not a second of
+	// every replica applying the whole limit on its own.
+	Grace time.Duration
 	// ProbeInterval is how often Redis is probed while degraded (default 1s).
 	ProbeInterval time.Duration
 	// ProbeTimeout bounds each probe (default 500ms).
@@ -32,11 +40,14 @@ type FallbackOptions struct {
 // the moment it fails or times out. Its callers never see a Redis error
 // and never wait longer than the Redis timeout.
 //
-// On the first failure it logs once, counts bam_ratelimit_fallbacks_total,
-// sets bam_ratelimit_backend{backend="local"} and starts probing Redis every
-// ProbeInterval; when a probe succeeds it switches back to Redis. Switching
-// costs some precision: local buckets start full (each key may get up to one
-// extra burst), and the Redis buckets resume where they were.
+// Each failed Redis call counts bam_ratelimit_redis_errors_total and is
+// answered locally. When Redis has kept failing for Grace, with no success
+// since the first failure, it switches: it logs once, counts
+// bam_ratelimit_fallbacks_total, sets bam_ratelimit_backend{backend="local"}
+// and starts probing Redis every ProbeInterval; when a probe succeeds it
+// switches back to Redis. Switching costs some precision: local buckets
+// start full (each key may get up to one extra burst), and the Redis buckets
+// resume where they were.
 //
 // A Fallback with a nil Redis is simply Local (no Redis configured).
 type Fallback struct {
@@ -46,6 +57,9 @@ type Fallback struct {
 	log   *slog.Logger
 
 	degraded atomic.Bool
+	// failingSince is when Redis started failing, as time.Time.UnixNano:
+	// the first failure after a success; 0 while it answers.
+	failingSince atomic.Int64
 
 	mu     sync.Mutex // guards closed and starting the prober
 	closed bool
@@ -58,6 +72,9 @@ type Fallback struct {
 func NewFallback(r *Redis, local *Local, opts FallbackOptions) *Fallback {
 	if opts.LocalShare <= 0 || opts.LocalShare > 1 {
 		opts.LocalShare = 1
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 250 * time.Millisecond
 	}
 	if opts.ProbeInterval <= 0 {
 		opts.ProbeInterval = time.Second
@@ -95,11 +112,24 @@ func (f *Fallback) AllowN(ctx context.Context, key string, l Limit, n int) (Deci
 	if f.redis != nil && !f.degraded.Load() {
 		d, err := f.redis.AllowN(ctx, key, l, n)
 		if err == nil {
+			if f.failingSince.Load() != 0 { // no write while healthy: the hot path shares the line
+				f.failingSince.Store(0)
+			}
 			return d, nil
 		}
 		// A caller that gave up is no sign of Redis trouble.
 		if ctx.Err() == nil {
-			f.degrade(err)
+			redisErrors.Inc()
+			now := time.Now().UnixNano()
+			since := now
+			if !f.failingSince.CompareAndSwap(0, now) {
+				if s := f.failingSince.Load(); s != 0 { // 0: a success just came between
+					since = s
+				}
+			}
+			if time.Duration(now-since) >= f.opts.Grace {
+				f.degrade(err)
+			}
 		}
 	}
 	return f.local.AllowN(ctx, key, f.localLimit(l), n)
@@ -147,6 +177,7 @@ func (f *Fallback) probe(since time.Time) {
 		}
 		f.mu.Lock()
 		if !f.closed {
+			f.failingSince.Store(0)
 			f.degraded.Store(false)
 			setBackendGauge(backendRedis)
 			f.log.Info("rate limiting back on redis",

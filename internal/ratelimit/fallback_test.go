@@ -242,6 +242,53 @@ func TestFallbackRedisDown(t *testing.T) {
 	}
 }
 
+// TestFallbackRidesOutStalls: a Redis that stalls for less than Grace
+// (a busy machine) costs only the decisions made meanwhile, taken locally
+// and at once; the limiter stays on Redis, logs nothing and counts no
+// fallback. One that stays away longer is fallen back from.
+func TestFallbackRidesOutStalls(t *testing.T) {
+	srv := startRedisServer(t)
+	f := ratelimit.NewFallback(
+		ratelimit.NewRedis(newClient(t, srv.url()), ratelimit.RedisOptions{Prefix: testPrefix(t, srv.url()), Timeout: 20 * ms}),
+		ratelimit.NewLocal(ratelimit.LocalOptions{}),
+		ratelimit.FallbackOptions{Grace: 600 * ms, ProbeInterval: 100 * ms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer f.Close()
+	lim := ratelimit.Limit{Rate: 1000, Burst: 100}
+	fallbacks, redisErrors := metricValue(t, "bam_ratelimit_fallbacks_total"), metricValue(t, "bam_ratelimit_redis_errors_total")
+	ld := startLoad(f, lim)
+	defer ld.halt()
+	time.Sleep(100 * ms)
+
+	srv.signal(syscall.SIGSTOP) // a stall well within Grace
+	time.Sleep(150 * ms)
+	srv.signal(syscall.SIGCONT)
+	time.Sleep(200 * ms)
+	if f.Backend() != "redis" || metricValue(t, "bam_ratelimit_fallbacks_total") != fallbacks {
+		t.Fatalf("a 150ms stall: backend %s, fallbacks +%v; want redis, none", f.Backend(),
+			metricValue(t, "bam_ratelimit_fallbacks_total")-fallbacks)
+	}
+	if n := metricValue(t, "bam_ratelimit_redis_errors_total") - redisErrors; n < 1 {
+		t.Errorf("bam_ratelimit_redis_errors_total grew by %v during the stall, want at least 1", n)
+	}
+
+	srv.signal(syscall.SIGSTOP) // away for longer than Grace
+	took := waitFor(t, "fallback after the grace period", 3*time.Second, func() bool { return f.Backend() == "local" })
+	time.Sleep(time.Second) // a caller held by the freeze would now have waited over 1.6 s
+	srv.signal(syscall.SIGCONT)
+	t.Logf("stopped: on local limits after %v (grace 600ms)", took)
+	if took < 500*ms {
+		t.Errorf("fell back after %v, before the grace period", took)
+	}
+	waitFor(t, "recovery", 3*time.Second, func() bool { return f.Backend() == "redis" })
+	ld.halt()
+	if n := ld.errors.Load(); n != 0 {
+		t.Errorf("%d of %d calls returned an error", n, ld.calls.Load())
+	}
+	if slowest := time.Duration(ld.slowest.Load()); slowest > time.Second {
+		t.Errorf("slowest call took %v; the timeout is 20ms", slowest)
+	}
+}
+
 func TestFallbackUnreachableRedis(t *testing.T) {
 	port := strconv.Itoa(freePort(t)) // nothing listens there
 	client := newClient(t, "redis://127.0.0.1:"+port+"/0")
@@ -250,7 +297,7 @@ func TestFallbackUnreachableRedis(t *testing.T) {
 		ratelimit.NewLocal(ratelimit.LocalOptions{}),
 		ratelimit.FallbackOptions{LocalShare: 0.25, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer f.Close()
-	lim := ratelimit.Limit{Rate: 40, Burst: 10}
+	lim := ratelimit.Limit{Rate: 4, Burst: 10} // locally 1/s: no refill between the calls on a slow machine
 	for i, wantRemaining := range []int{2, 1, 0} {
 		d, err := f.Allow(context.Background(), "k", lim)
 		if err != nil || !d.Allowed || d.Limit != 3 || d.Remaining != wantRemaining {
@@ -260,8 +307,14 @@ func TestFallbackUnreachableRedis(t *testing.T) {
 	if d, err := f.Allow(context.Background(), "k", lim); err != nil || d.Allowed {
 		t.Fatalf("4th request: %+v, %v; want denied", d, err)
 	}
-	if f.Backend() != "local" {
-		t.Fatalf("backend %s, want local", f.Backend())
+	// Each decision was local, but the limiter still asks Redis first until
+	// Redis has failed for Grace (250ms by default).
+	if f.Backend() != "redis" {
+		t.Fatalf("backend %s within the grace period, want redis", f.Backend())
+	}
+	time.Sleep(300 * ms)
+	if _, err := f.Allow(context.Background(), "k", lim); err != nil || f.Backend() != "local" {
+		t.Fatalf("after the grace period: %v, backend %s; want local", err, f.Backend())
 	}
 	// Invalid limits are still reported, not hidden by the fallback.
 	if _, err := f.Allow(context.Background(), "k", ratelimit.Limit{}); err == nil {

@@ -14,7 +14,9 @@ import "time"
 //     newTAT - B·T.
 //
 // Remaining tokens are (B·T - (TAT - now)) / T, rounded down; the bucket is
-// full again (Reset) at TAT. A key whose TAT is in the past is the same as a
+// full again (Reset) at TAT. A TAT more than B·T ahead (stored under a
+// stricter limit that a reload has since raised) counts as now + (B-1)·T:
+// one token left under the limit in force, refilling at its rate. A key whose TAT is in the past is the same as a
 // key never seen, which is what lets Local evict idle keys and Redis expire
 // them without changing any answer.
 //
@@ -25,6 +27,12 @@ func gcra(tat, now, interval int64, burst, n int) (newTAT int64, d Decision) {
 		tat = now
 	}
 	tolerance := interval * int64(burst)
+	if tat > now+tolerance {
+		// Only a stricter limit (before a reload raised it) sets a TAT
+		// further ahead than a whole bucket: the bucket holds one token
+		// under the new limit, not a debt of the old one's refill time.
+		tat = now + tolerance - interval
+	}
 	next := tat + interval*int64(n)
 	allowAt := next - tolerance
 	d.Limit = burst

@@ -150,3 +150,37 @@ func TestInvalidLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestGCRALimitRaised: a bucket drained under a strict limit has one token
+// under a raised one (a reload) and refills at the new rate, instead of
+// waiting out the old limit's refill time. A lowered limit counts the time already owed: a
+// second of the loose limit's debt is one token of the strict one.
+func TestGCRALimitRaised(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := ratelimit.NewLocal(ratelimit.LocalOptions{Now: clock.Now})
+	strict, loose := ratelimit.Limit{Rate: 1, Burst: 5}, ratelimit.Limit{Rate: 100, Burst: 100}
+	ctx := context.Background()
+	for range 5 {
+		if d, _ := l.Allow(ctx, "k", strict); !d.Allowed {
+			t.Fatal("strict limit: the burst did not pass")
+		}
+	}
+	if d, _ := l.Allow(ctx, "k", loose); !d.Allowed || d.Remaining != 0 || d.Reset != time.Second {
+		t.Fatalf("raised limit, at once: %+v; want the one token left, full in 1s", d)
+	}
+	if d, _ := l.Allow(ctx, "k", loose); d.Allowed || d.RetryAfter != 10*ms {
+		t.Fatalf("raised limit, next: %+v; want denied for one new interval (10ms)", d)
+	}
+	clock.Advance(10 * ms)
+	if d, _ := l.Allow(ctx, "k", loose); !d.Allowed {
+		t.Fatalf("raised limit, 10ms later: %+v; want allowed", d)
+	}
+	clock.Advance(2 * time.Second) // full under the loose limit
+	for range 100 {
+		_, _ = l.Allow(ctx, "k", loose)
+	}
+	if d, _ := l.Allow(ctx, "k", strict); !d.Allowed || d.Remaining != 3 || d.Reset != 2*time.Second {
+		t.Fatalf("lowered limit: %+v; want allowed, 3 of 5 left, full in 2s", d)
+	}
+}

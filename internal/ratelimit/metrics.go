@@ -29,6 +29,11 @@ var (
 		Help: "Times the rate limiter fell back from Redis to local limits because Redis failed.",
 	})
 
+	redisErrors = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "bam_ratelimit_redis_errors_total",
+		Help: "Rate limit decisions whose Redis call failed or timed out (each then made locally).",
+	})
+
 	redisDuration = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "bam_ratelimit_redis_duration_seconds",
 		Help:    "Round trip of the rate limit script to Redis, failures included.",

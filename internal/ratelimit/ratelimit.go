@@ -9,9 +9,10 @@
 //   - Redis keeps them in Redis, updated by one atomic Lua script that reads
 //     the server's clock, so N gateway replicas with skewed clocks share one
 //     budget per key.
-//   - Fallback is what the gateway uses: Redis while it answers and Local the
-//     moment it does not (no error, no waiting), probing Redis in the
-//     background and switching back when it answers again.
+//   - Fallback is what the gateway uses: Redis while it answers, Local for
+//     any decision Redis fails to make in time (no error, no waiting), and
+//     Local alone once Redis has kept failing for a grace period, probing
+//     Redis in the background and switching back when it answers again.
 //
 // While degraded, each replica limits on its own, so the combined rate can
 // reach N times the limit with N replicas; FallbackOptions.LocalShare divides

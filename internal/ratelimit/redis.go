@@ -34,6 +34,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
 if tat < now then tat = now end
 local tolerance = interval * burst
+if tat > now + tolerance then tat = now + tolerance - interval end
 local nextTat = tat + interval * n
 local allowAt = nextTat - tolerance
 if allowAt > now then
@@ -82,8 +83,9 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 
 // NewClient opens a go-redis client for rawURL (redis://… or rediss://…)
 // tuned for rate limiting: context deadlines honoured, at most one retry
-// without backoff, no maintenance-notification handshake, and short
-// timeouts, so that a dead Redis costs milliseconds, not seconds.
+// without backoff, one dial attempt per connection (go-redis would retry a
+// refused dial with 100ms pauses), no maintenance-notification handshake,
+// and short timeouts, so that a dead Redis costs milliseconds, not seconds.
 func NewClient(rawURL string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
@@ -94,6 +96,7 @@ func NewClient(rawURL string) (*redis.Client, error) {
 	opt.MinRetryBackoff = -1 // no backoff between the try and the retry
 	opt.MaxRetryBackoff = -1
 	opt.DialTimeout = time.Second
+	opt.DialerRetries = 1 // a refused dial fails at once; the Fallback's probe is the retry
 	opt.ReadTimeout = 500 * time.Millisecond
 	opt.WriteTimeout = 500 * time.Millisecond
 	opt.PoolTimeout = time.Second

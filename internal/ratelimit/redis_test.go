@@ -145,7 +145,7 @@ func TestRedisSharedAcrossReplicas(t *testing.T) {
 		t.Fatalf("%d of %d calls failed", failed.Load(), offered.Load())
 	}
 	offeredRate := float64(offered.Load()) / elapsed
-	if offeredRate < 4*rate {
+	if offeredRate < 2*rate { // the limit must bind; more is better but a loaded machine offers less
 		t.Fatalf("offered only %.0f req/s; the test needs well above %v/s", offeredRate, rate)
 	}
 	got := float64(admitted.Load()-burst) / elapsed
@@ -184,4 +184,27 @@ func BenchmarkRedisAllow(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestRedisLimitRaised: the script treats a bucket drained under a stricter
+// limit as the Go step does (TestGCRALimitRaised): one token at once, then
+// the raised rate.
+func TestRedisLimitRaised(t *testing.T) {
+	t.Parallel()
+	url := testenv.RedisURL(t)
+	l := ratelimit.NewRedis(newClient(t, url), ratelimit.RedisOptions{Prefix: testPrefix(t, url), Timeout: 2 * time.Second})
+	ctx := context.Background()
+	strict, loose := ratelimit.Limit{Rate: 1, Burst: 5}, ratelimit.Limit{Rate: 100, Burst: 100}
+	for range 5 {
+		if d, err := l.Allow(ctx, "k", strict); err != nil || !d.Allowed {
+			t.Fatalf("strict limit: %+v, %v", d, err)
+		}
+	}
+	if d, err := l.Allow(ctx, "k", loose); err != nil || !d.Allowed || d.Remaining > 1 || d.Reset > time.Second {
+		t.Fatalf("raised limit: %+v, %v; want the one token left, full within 1s", d, err)
+	}
+	time.Sleep(20 * ms)
+	if d, err := l.Allow(ctx, "k", loose); err != nil || !d.Allowed {
+		t.Fatalf("raised limit, 20ms later: %+v, %v; want allowed", d, err)
+	}
 }
