@@ -87,6 +87,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 // refused dial with 100ms pauses), no maintenance-notification handshake,
 // and short timeouts, so that a dead Redis costs milliseconds, not seconds.
 func NewClient(rawURL string) (*redis.Client, error) {
+	routeRedisLogs()
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: redis url: %w", err)
