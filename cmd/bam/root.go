@@ -8,6 +8,7 @@ import (
 
 	"github.com/bamhq/bam/internal/auth"
 	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/content"
 	"github.com/bamhq/bam/internal/platform"
 	"github.com/bamhq/bam/internal/telemetry"
 )
@@ -24,6 +25,7 @@ func newRootCmd() *cobra.Command {
 	config.AddFlags(root.PersistentFlags())
 	root.AddCommand(newServeCmd(), newVersionCmd(), newConfigCmd(), newMigrateCmd())
 	root.AddCommand(newAuthCmds()...) // bam admin create, bam auth rotate-keys
+	root.AddCommand(newContentCmd())  // bam content export|import
 	root.AddCommand(newBenchCmd())
 	return root
 }
@@ -52,5 +54,5 @@ func newPlatform(cmd *cobra.Command, w io.Writer) (*platform.Platform, error) {
 
 // services lists every service this binary can run.
 func services(cfg config.Config) []platform.Spec {
-	return []platform.Spec{auth.Spec(cfg)}
+	return []platform.Spec{auth.Spec(cfg), content.Spec(cfg)}
 }

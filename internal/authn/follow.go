@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,11 +39,12 @@ func FollowService(service string) FollowOption {
 }
 
 // Follow applies the auth service's revocation events to d until ctx is
-// done, then returns nil. It reads them with an ordered (ephemeral, unacked)
-// JetStream consumer starting lookback ago, so a replica that starts
-// relearns the revocations that may still matter: pass the access-token
-// lifetime (d.TokenLifetime()). Events arrive within milliseconds, so a
-// revoked token stops working on every replica well within a second.
+// done, then returns nil. It reads them with bus.Follow (an ordered,
+// ephemeral consumer: every replica sees every revocation) starting
+// lookback ago, so a replica that starts relearns the revocations that may
+// still matter: pass the access-token lifetime (d.TokenLifetime()). Events
+// arrive within milliseconds, so a revoked token stops working on every
+// replica well within a second.
 //
 // Follow ensures the stream exists, and when the bus is unreachable it
 // retries with backoff rather than giving up; only invalid arguments are
@@ -61,54 +61,13 @@ func (d *DenyList) Follow(ctx context.Context, b *bus.Bus, lookback time.Duratio
 		return fmt.Errorf("authn: follow: bad service name %q", cfg.service)
 	}
 	log := b.Logger().With("component", "authn", "service", cfg.service)
-	wait := 100 * time.Millisecond
-	for {
-		err := d.follow(ctx, b, cfg.service, lookback, log)
-		if ctx.Err() != nil {
-			return nil
-		}
-		log.Warn("following revocations failed; retrying", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
-}
-
-// follow consumes until ctx is done or setup fails.
-func (d *DenyList) follow(ctx context.Context, b *bus.Bus, service string, lookback time.Duration, log *slog.Logger) error {
-	if err := b.EnsureStream(ctx, service); err != nil {
-		return err
-	}
-	subject := "bam." + service + ".session.revoked"
-	start := time.Now().Add(-lookback)
-	cons, err := b.JetStream().OrderedConsumer(ctx, bus.StreamName(service), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &start,
-	})
-	if err != nil {
-		return fmt.Errorf("authn: revocation consumer: %w", err)
-	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
+	subject := "bam." + cfg.service + ".session.revoked"
+	return b.Follow(ctx, bus.FollowOptions{Service: cfg.service, Subjects: []string{subject}, Since: lookback,
+		What: "revocations"}, func(msg jetstream.Msg) {
 		if err := d.apply(msg.Data(), subject); err != nil {
 			log.Error("bad revocation event", "subject", msg.Subject(), "err", err)
 		}
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		log.Warn("revocation consumer", "err", err)
-	}))
-	if err != nil {
-		return fmt.Errorf("authn: consume revocations: %w", err)
-	}
-	defer cc.Stop()
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-cc.Closed():
-		return errors.New("authn: revocation consumer closed")
-	}
+	})
 }
 
 // apply records one encoded revocation event.

@@ -29,6 +29,7 @@ type Config struct {
 	Redis           Redis         `koanf:"redis"`
 	OTel            OTel          `koanf:"otel"`
 	Auth            Auth          `koanf:"auth"`
+	Content         Content       `koanf:"content"`
 	Gateway         Gateway       `koanf:"gateway"`
 }
 
@@ -85,6 +86,7 @@ type Auth struct {
 	MailURL              string        `koanf:"mail_url" secret:"url" help:"smtp://user:pass@host:587 or smtps://…; empty: mails written to data_dir/mail and logged"`
 	MailFrom             string        `koanf:"mail_from" help:"Sender address of auth mails"`
 	BreachedPasswords    string        `koanf:"breached_passwords" help:"Path of a local breached-password list (SHA-1 HASH:COUNT lines); empty: no check"`
+	TrustedProxies       []string      `koanf:"trusted_proxies" help:"CIDRs of the peers whose X-Forwarded-For names the client (the gateway): the client IP is the right-most hop outside them, for throttling, sessions and audit. The default, loopback, covers the gateway in one process or on the same host; with auth on its own listener, set the gateway's network (empty: the TCP peer)"`
 	OIDC                 OIDC          `koanf:"oidc"`
 }
 
@@ -100,11 +102,18 @@ type OIDC struct {
 	RedirectURLs []string `koanf:"redirect_urls" help:"Where social sign-in may send users back besides public_url's origin: origins, or URL prefixes"`
 }
 
+// Content configures the content service (collections and records).
+type Content struct {
+	Addr            string `koanf:"addr" help:"The content service's own listener, used when it runs without the gateway"`
+	URL             string `koanf:"url" help:"Where a gateway without content in-process reaches it: comma-separated replica URLs"`
+	CollectionsFile string `koanf:"collections_file" help:"YAML or JSON file of collection definitions applied at start: missing ones created, changed ones updated, none dropped (empty: none)"`
+}
+
 // Gateway configures the public gateway beyond the built-in services'
 // routes: routes to users' own services, rate limits, CORS. Every key is
 // reloaded live when the config file changes or on SIGHUP.
 type Gateway struct {
-	Routes          []Route       `koanf:"routes" file:"only" help:"Routes to your own services (config file only): a list of {path, host, methods, upstream, auth, roles, permissions, rate_limit, timeout, retries, strip_prefix, deprecated, sunset, override, max_body}; see docs/gateway.md"`
+	Routes          []Route       `koanf:"routes" file:"only" help:"Routes to your own services (config file only): a list of {path, host, methods, upstream, auth, roles, permissions, rate_limit, timeout, retries, strip_prefix, deprecated, sunset, override, max_body, h2c}; see docs/gateway.md"`
 	RateLimit       RateLimit     `koanf:"rate_limit"`
 	TrustedProxies  []string      `koanf:"trusted_proxies" help:"CIDRs of proxies in front of the gateway; the client IP is then the right-most X-Forwarded-For hop outside them (empty: the TCP peer)"`
 	CORSOrigins     []string      `koanf:"cors_origins" help:"Origins allowed to call the API from browsers: a list of https://app.example.com, or * (empty: no CORS headers)"`
@@ -150,6 +159,7 @@ type Route struct {
 	Sunset      string        `koanf:"sunset"`
 	Override    bool          `koanf:"override"`
 	MaxBody     string        `koanf:"max_body"`
+	H2C         bool          `koanf:"h2c"` // HTTP/2 without TLS (prior knowledge) to the upstream
 }
 
 // Defaults returns the configuration a fresh checkout runs with: every
@@ -173,8 +183,10 @@ func Defaults() Config {
 			KeyRotation:       30 * 24 * time.Hour,
 			SigningAlg:        "EdDSA",
 			MailFrom:          "bam <no-reply@localhost>",
+			TrustedProxies:    []string{"127.0.0.0/8", "::1/128"},
 			OIDC:              OIDC{Scopes: []string{"openid", "email", "profile"}},
 		},
+		Content: Content{Addr: ":8082"},
 		Gateway: Gateway{
 			RateLimit:  RateLimit{Per: "ip", RPS: 50, Burst: 100},
 			CORSMaxAge: 10 * time.Minute,

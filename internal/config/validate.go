@@ -88,7 +88,8 @@ func (c Config) Validate() error {
 	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
 		bad("log.format", c.Log.Format, "text or json")
 	}
-	for key, addr := range map[string]string{"http.addr": c.HTTP.Addr, "ops.addr": c.Ops.Addr, "auth.addr": c.Auth.Addr} {
+	for key, addr := range map[string]string{"http.addr": c.HTTP.Addr, "ops.addr": c.Ops.Addr, "auth.addr": c.Auth.Addr,
+		"content.addr": c.Content.Addr} {
 		if !isHostPort(addr) {
 			bad(key, addr, `host:port, e.g. ":8080" or "127.0.0.1:8080"`)
 		}
@@ -120,6 +121,14 @@ func (c Config) Validate() error {
 	}
 	for _, u := range splitList(c.Auth.URL) {
 		checkURL("auth.url", u, "http", "https", "dns+http", "dns+https")
+	}
+	for _, u := range splitList(c.Content.URL) {
+		checkURL("content.url", u, "http", "https", "dns+http", "dns+https")
+	}
+	for _, cidr := range c.Auth.TrustedProxies {
+		if !isCIDROrAddr(cidr) {
+			bad("auth.trusted_proxies", cidr, "CIDRs such as 10.0.0.0/8 or single addresses")
+		}
 	}
 	if c.Auth.Secret != "" && len(c.Auth.Secret) < 32 {
 		bad("auth.secret", Masked, "at least 32 characters of random text (e.g. openssl rand -base64 32)")
@@ -309,4 +318,14 @@ func isMethod(s string) bool {
 		}
 	}
 	return true
+}
+
+// isCIDROrAddr reports whether s is a CIDR ("10.0.0.0/8") or a single
+// address, as trusted-proxy lists take them.
+func isCIDROrAddr(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }

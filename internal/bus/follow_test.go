@@ -1,0 +1,85 @@
+package bus_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/bus/bustest"
+)
+
+// TestFollow: a follower started with Since 0 sees only what is stored
+// after it starts; one started at LastSeq+1 sees exactly what follows
+// the position it read; two followers both see every message (unlike a
+// durable consumer's replicas).
+func TestFollow(t *testing.T) {
+	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
+		ctx := ctxT(t)
+		svc := bustest.Service(t, b)
+		publish := func(subject string) {
+			t.Helper()
+			ev, err := bus.NewEvent(svc, "bam."+svc+"."+subject, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Publish(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		publish("old.one") // before any follower: neither sees it
+		last, err := b.LastSeq(ctx, svc)
+		if err != nil || last != 1 {
+			t.Fatalf("LastSeq = %d, %v", last, err)
+		}
+		follow := func(o bus.FollowOptions) chan uint64 {
+			got := make(chan uint64, 16)
+			fctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				done <- b.Follow(fctx, o, func(m jetstream.Msg) {
+					meta, _ := m.Metadata()
+					got <- meta.Sequence.Stream
+				})
+			}()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Follow: %v", err)
+				}
+			})
+			return got
+		}
+		fromSeq := follow(bus.FollowOptions{Service: svc, FromSeq: last + 1, What: "test"})
+		time.Sleep(100 * time.Millisecond) // the follower below starts from "now"
+		fresh := follow(bus.FollowOptions{Service: svc, Subjects: []string{"bam." + svc + ".new.>"}, What: "test"})
+		time.Sleep(200 * time.Millisecond)
+		publish("new.a")
+		publish("other.b")
+		publish("new.c")
+		collect := func(ch chan uint64, n int) []uint64 {
+			var out []uint64
+			for len(out) < n {
+				select {
+				case s := <-ch:
+					out = append(out, s)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("got %v, want %d messages", out, n)
+				}
+			}
+			return out
+		}
+		if got := collect(fromSeq, 3); !slices.Equal(got, []uint64{2, 3, 4}) {
+			t.Errorf("from LastSeq+1: %v", got)
+		}
+		if got := collect(fresh, 2); !slices.Equal(got, []uint64{2, 4}) {
+			t.Errorf("new, filtered: %v", got)
+		}
+		if err := b.Follow(ctx, bus.FollowOptions{Service: "Bad Name"}, func(jetstream.Msg) {}); err == nil {
+			t.Error("a bad service name was accepted")
+		}
+	})
+}

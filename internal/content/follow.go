@@ -1,0 +1,115 @@
+package content
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/content/realtime"
+	"github.com/bamhq/bam/internal/content/records"
+)
+
+// followTimeout bounds the work one followed event causes (a registry
+// reload, reading a sensitive record).
+const followTimeout = 10 * time.Second
+
+// Follow reads the content stream until ctx is done, on every replica
+// (bus.Follow: an ordered consumer, new messages only): collection events
+// reload the registry, so every replica serves the new definitions, and
+// record events go to this replica's realtime subscribers as
+// realtime.Change with Seq = the stream sequence, the same on every
+// replica (what clients resume from with Last-Event-ID). The hub learns
+// the stream's position first, so clients connecting before the first
+// change can resume without a gap. Run it in its own goroutine.
+func (s *Service) Follow(ctx context.Context, b *bus.Bus) error {
+	last, err := s.streamPosition(ctx, b)
+	if err != nil {
+		return nil // ctx ended
+	}
+	s.Hub.SetPosition(last)
+	s.followOnce.Do(func() { close(s.following) })
+	return b.Follow(ctx, bus.FollowOptions{Service: s.opts.Service, FromSeq: last + 1, What: "content changes"},
+		func(msg jetstream.Msg) { s.onEvent(ctx, msg) })
+}
+
+// Following is closed once Follow knows the content stream's position:
+// from then on every change reaches this replica's subscribers.
+func (s *Service) Following() <-chan struct{} { return s.following }
+
+// streamPosition reads the content stream's last sequence, retrying with
+// backoff while the bus does not answer, until ctx ends.
+func (s *Service) streamPosition(ctx context.Context, b *bus.Bus) (uint64, error) {
+	wait := 100 * time.Millisecond
+	for {
+		last, err := b.LastSeq(ctx, s.opts.Service)
+		if err == nil {
+			return last, nil
+		}
+		s.Log.Warn("content: reading the content stream's position; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// onEvent applies one event of the content stream to this replica.
+func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), followTimeout)
+	defer cancel()
+	ev, err := bus.Decode(msg.Data())
+	if err != nil {
+		s.Log.Warn("content: bad event on the content stream", "subject", msg.Subject(), "err", err)
+		return
+	}
+	kind, ok := strings.CutPrefix(ev.Type(), "bam."+s.opts.Service+".")
+	if !ok {
+		return
+	}
+	entity, action, _ := strings.Cut(kind, ".")
+	switch entity {
+	case "collection":
+		if err := s.Registry.Load(ctx); err != nil {
+			s.Log.Warn("content: reloading collections after "+ev.Type(), "err", err)
+		}
+	case "record":
+		meta, err := msg.Metadata()
+		if err != nil {
+			return
+		}
+		var data RecordEvent
+		if err := ev.DataAs(&data); err != nil || data.Collection == "" || data.ID == "" {
+			s.Log.Warn("content: bad record event", "event", ev.ID(), "err", err)
+			return
+		}
+		c := realtime.Change{Seq: meta.Sequence.Stream, Action: action, Collection: data.Collection,
+			ID: data.ID, Record: data.Record}
+		if c.Record == nil && action != actionDeleted {
+			// A sensitive collection: the event carries no data. One read
+			// per change, whatever the number of subscribers.
+			if c.Record = s.loadForRealtime(ctx, data.Collection, data.ID); c.Record == nil {
+				return
+			}
+		}
+		s.Hub.Publish(c)
+	}
+}
+
+// loadForRealtime reads a record of a sensitive collection as it is now
+// (nil when it is gone again).
+func (s *Service) loadForRealtime(ctx context.Context, collection, id string) records.Record {
+	c, ok := s.Registry.Get(collection)
+	if !ok {
+		return nil
+	}
+	rec, err := s.Records.Get(ctx, s.DB.SQL(), c, id, nil)
+	if err != nil {
+		return nil
+	}
+	return rec
+}
