@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bamhq/bam/internal/authn"
 )
@@ -21,6 +22,13 @@ const (
 	endOverflow = "overflow" // its send queue was full
 	endExpired  = "expired"  // its principal expired
 	endShutdown = "shutdown" // Close
+	endEnded    = "ended"    // EndSubject or EndSession
+)
+
+// Details of endExpired.
+const (
+	expiredCredential = "credential" // the principal's ExpiresAt passed
+	expiredAge        = "max_age"    // Options.MaxConnectionAge passed
 )
 
 // item is one message waiting for a connection: a change with the
@@ -37,23 +45,37 @@ type client struct {
 	id        string
 	transport string
 	principal *authn.Principal
+	key       string    // what Options.MaxConnectionsPerSubject counts
+	shard     uint8     // its shard in the index
+	opened    time.Time // for Options.MaxConnectionAge
+	// liveAfter is the gen of the last change the connection was not
+	// owed live (set by register, read by its own goroutine): queued
+	// changes up to it were replayed or came before it connected.
+	liveAfter uint64
 
-	// Guarded by Hub.mu.
-	subs   []*sub            // in the order they were made
-	byColl map[string][]*sub // subs by collection
+	subs []*sub // guarded by Hub.mu; in the order they were made
 
-	queue     *queue
-	done      chan struct{} // closed when the connection must end
-	endOnce   sync.Once
-	endReason atomic.Value // string
+	queue   *queue
+	done    chan struct{} // closed when the connection must end
+	endOnce sync.Once
+	ending  atomic.Pointer[ending]
 }
 
-func newClient(transport string, p *authn.Principal, queue int) *client {
+// ending is why a connection ends: one of the end* reasons, and a detail
+// (the EndSubject/EndSession reason, or which expiry).
+type ending struct{ reason, detail string }
+
+// shardSeq spreads connections over the index's shards.
+var shardSeq atomic.Uint32
+
+func newClient(transport string, p *authn.Principal, key string, queue int) *client {
 	return &client{
 		id:        newClientID(),
 		transport: transport,
 		principal: p,
-		byColl:    map[string][]*sub{},
+		key:       key,
+		shard:     uint8(shardSeq.Add(1) % shardCount),
+		opened:    time.Now(),
 		queue:     newQueue(queue),
 		done:      make(chan struct{}),
 	}
@@ -80,9 +102,12 @@ func (c *client) enqueue(it item) bool {
 }
 
 // end asks the connection to end; the first reason wins.
-func (c *client) end(reason string) {
+func (c *client) end(reason string) { c.endWith(reason, "") }
+
+// endWith is end with a detail.
+func (c *client) endWith(reason, detail string) {
 	c.endOnce.Do(func() {
-		c.endReason.Store(reason)
+		c.ending.Store(&ending{reason: reason, detail: detail})
 		close(c.done)
 	})
 }
@@ -97,8 +122,10 @@ func (c *client) ended() bool {
 	}
 }
 
-// reason is why the connection ends ("" while it does not).
-func (c *client) reason() string {
-	r, _ := c.endReason.Load().(string)
-	return r
+// why is why the connection ends (zero while it does not).
+func (c *client) why() ending {
+	if e := c.ending.Load(); e != nil {
+		return *e
+	}
+	return ending{}
 }

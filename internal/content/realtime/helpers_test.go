@@ -77,11 +77,12 @@ func parseFilter(f string) (func(map[string]any) (bool, error), error) {
 }
 
 // withPrincipal stands in for authn.Middleware: header X-User names the
-// subject (none: anonymous), X-Expires (RFC 3339) its expiry.
+// subject (none: anonymous), X-Session its session, X-Expires (RFC 3339)
+// its expiry.
 func withPrincipal(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u := r.Header.Get("X-User"); u != "" {
-			p := &authn.Principal{Kind: authn.KindUser, Subject: u}
+			p := &authn.Principal{Kind: authn.KindUser, Subject: u, SessionID: r.Header.Get("X-Session")}
 			if e := r.Header.Get("X-Expires"); e != "" {
 				p.ExpiresAt, _ = time.Parse(time.RFC3339Nano, e)
 			}

@@ -3,9 +3,9 @@ package realtime
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
@@ -19,49 +19,71 @@ type Hub struct {
 	logLimit logLimiter
 	win      *window
 
-	// mu guards the connections and their subscriptions. Publish holds it
-	// for reading while it fans a change out; changing subscriptions and
-	// registering a connection (with its replay) hold it for writing, so
-	// each change is either replayed or delivered live, never both.
-	mu      sync.RWMutex
-	closed  bool
+	// idx is the subscription index, read by Publish without a lock and
+	// replaced under mu (see index.go).
+	idx    atomic.Pointer[index]
+	closed atomic.Bool // set under mu
+
+	// mu guards the connections, their subscriptions and the per-key
+	// counts, and serialises the index's replacements. Publish never
+	// takes it.
+	mu      sync.Mutex
 	clients map[string]*client
-	byColl  map[string]map[*client]struct{}
+	perKey  map[string]int // open connections by client.key
 	conns   sync.WaitGroup // running connections, for Close
 }
 
 // NewHub returns a hub.
 func NewHub(o Options) *Hub {
 	o = o.withDefaults()
-	return &Hub{
+	h := &Hub{
 		opts:    o,
 		log:     o.Logger,
-		win:     newWindow(o.WindowSize, o.WindowMaxAge, o.Clock),
+		win:     newWindow(o.WindowSize, o.WindowMaxBytes, o.WindowMaxAge, o.Clock),
 		clients: map[string]*client{},
-		byColl:  map[string]map[*client]struct{}{},
+		perKey:  map[string]int{},
 	}
+	h.idx.Store(&index{})
+	return h
 }
 
 // Publish hands a change to every matching subscriber. It never blocks on
-// a client. Changes must come from one goroutine with increasing Seq; a
+// a client, and takes no lock that connecting or subscribing takes: the
+// Matchers run on a snapshot of the subscriptions (see the package
+// comment). Changes must come from one goroutine with increasing Seq; a
 // change whose Seq is not after the previous one is dropped (redelivery).
 // The hub keeps c (in the resume window): its Record must not be modified
 // afterwards.
 func (h *Hub) Publish(c Change) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if h.closed {
+	if h.closed.Load() {
 		return
 	}
-	e := h.win.add(c)
-	if e == nil {
+	if e := h.accept(c); e != nil {
+		h.live(e)
+	}
+}
+
+// accept encodes c and puts it in the resume window; nil when it is not
+// to be delivered (a redelivery, or not encodable).
+func (h *Hub) accept(c Change) *envelope {
+	e := h.newEnvelope(c)
+	if !h.win.add(e) {
 		droppedDuplicate.Inc()
-		return
+		return nil
 	}
-	for cl := range h.byColl[c.Collection] {
-		if subs := h.matching(cl.byColl[c.Collection], e); subs != nil {
-			cl.enqueue(item{env: e, subs: subs})
-		}
+	if e.body == nil {
+		return nil // counted as dropped
+	}
+	return e
+}
+
+// live queues e for the connections of the current index. Called after
+// e is in the window: a connection registered since then is in this
+// snapshot, and one registered before it got e in its replay or is not
+// owed it (client.liveAfter), so each gets e once.
+func (h *Hub) live(e *envelope) {
+	if ci := h.idx.Load().colls[e.change.Collection]; ci != nil {
+		h.fanout(ci, e)
 	}
 }
 
@@ -70,8 +92,6 @@ func (h *Hub) Publish(c Change) {
 // that clients resuming from seq or later need no reset. A seq other than
 // the newest one clears the resume window.
 func (h *Hub) SetPosition(seq uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.win.setPosition(seq)
 }
 
@@ -95,7 +115,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Options.WriteTimeout).
 func (h *Hub) Close() {
 	h.mu.Lock()
-	h.closed = true
+	h.closed.Store(true)
 	all := make([]*client, 0, len(h.clients))
 	for _, c := range h.clients {
 		all = append(all, c)
@@ -117,12 +137,15 @@ func (h *Hub) open(w http.ResponseWriter, r *http.Request, transport string) (*c
 	if err == nil {
 		subs, err = h.authorize(r.Context(), p, specs)
 	}
-	c := newClient(transport, p, h.opts.SendQueue)
+	c := newClient(transport, p, h.limitKey(p, r), h.opts.SendQueue)
 	var st start
 	if err == nil {
 		st, err = h.register(c, subs, lastEventID(r))
 	}
 	if err != nil {
+		if errs.KindOf(err) == errs.TooManyRequests {
+			w.Header().Set("Retry-After", retryAfterSeconds)
+		}
 		httpx.WriteError(w, r, err)
 		return nil, nil, start{}, false
 	}
@@ -130,41 +153,40 @@ func (h *Hub) open(w http.ResponseWriter, r *http.Request, transport string) (*c
 }
 
 // start is where a new connection begins: what it replays, or why it is
-// reset, and the position its connect message announces.
+// reset, the position its connect message announces, and the gen of the
+// last change it is not owed live.
 type start struct {
-	replay   []*envelope
-	reset    string
-	pos      uint64
-	posKnown bool
+	replay    []*envelope
+	reset     string
+	pos       uint64
+	posKnown  bool
+	liveAfter uint64
 }
 
 // register adds c with subs and computes its start from lastID (nil: a
-// fresh connection). It fails when the hub is closed.
+// fresh connection). It fails when the hub is closed or c's key has too
+// many connections.
 func (h *Hub) register(c *client, subs []*sub, lastID *string) (start, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if h.closed.Load() {
 		return start{}, errs.E(errs.Unavailable, CodeUnavailable, "The realtime service is shutting down; reconnect.")
 	}
+	if limit := h.opts.MaxConnectionsPerSubject; limit > 0 && h.perKey[c.key] >= limit {
+		refusedConnections.Inc()
+		return start{}, errs.E(errs.TooManyRequests, CodeTooManyConnections,
+			"At most %d realtime connections per user (or address, when anonymous); close one first.", limit)
+	}
+	h.perKey[c.key]++
 	h.clients[c.id] = c
 	h.setSubsLocked(c, subs)
 	h.conns.Add(1)
 	connectionGauge(c.transport).Inc()
 
-	var st start
-	st.pos, st.posKnown = h.win.position()
-	if lastID == nil {
-		return st, nil
-	}
-	last, err := strconv.ParseUint(*lastID, 10, 64)
-	if err != nil {
-		st.reset = resetInvalid
-		return st, nil
-	}
-	st.replay, st.reset = h.win.since(last)
-	if st.reset == "" {
-		st.pos = last // the replay starts the connection from there
-	}
+	// c is in the index now, so every change the window gets from here on
+	// reaches it live; start splits the earlier ones off.
+	st := h.win.start(lastID)
+	c.liveAfter = st.liveAfter
 	return st, nil
 }
 
@@ -173,10 +195,10 @@ func (h *Hub) unregister(c *client) {
 	c.end(endGone)
 	h.mu.Lock()
 	delete(h.clients, c.id)
-	for coll := range c.byColl {
-		h.unindexLocked(coll, c)
+	if h.perKey[c.key]--; h.perKey[c.key] <= 0 {
+		delete(h.perKey, c.key)
 	}
-	c.subs, c.byColl = nil, nil
+	h.setSubsLocked(c, nil)
 	h.mu.Unlock()
 	connectionGauge(c.transport).Dec()
 	h.conns.Done()

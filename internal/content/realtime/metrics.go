@@ -24,6 +24,11 @@ var (
 			"encode (the record could not be encoded), duplicate (a Seq already published).",
 	}, []string{"reason"})
 
+	refusedConnections = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "bam_realtime_connections_refused_total",
+		Help: "Connections refused because their user (or anonymous address) had MaxConnectionsPerSubject open.",
+	})
+
 	matcherErrors = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "bam_realtime_matcher_errors_total",
 		Help: "Subscription matchers that failed or panicked (counted as no match).",

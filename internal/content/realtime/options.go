@@ -2,17 +2,22 @@ package realtime
 
 import (
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 )
 
 // Defaults of Options.
 const (
-	DefaultHeartbeat        = 25 * time.Second
-	DefaultMaxSubscriptions = 100
-	DefaultSendQueue        = 256
-	DefaultWindowSize       = 10_000
-	DefaultMaxMessageBytes  = 16 << 10
-	DefaultWriteTimeout     = 10 * time.Second
+	DefaultHeartbeat                = 25 * time.Second
+	DefaultMaxSubscriptions         = 100
+	DefaultSendQueue                = 256
+	DefaultWindowSize               = 10_000
+	DefaultMaxMessageBytes          = 16 << 10
+	DefaultWriteTimeout             = 10 * time.Second
+	DefaultWindowMaxBytes           = 64 << 20
+	DefaultMaxConnectionsPerSubject = 20
+	DefaultMaxConnectionAge         = 24 * time.Hour
 )
 
 // Options configure a Hub. Zero values take the defaults.
@@ -38,6 +43,24 @@ type Options struct {
 	// WindowMaxAge, when set, also drops changes older than this from the
 	// resume window.
 	WindowMaxAge time.Duration
+	// WindowMaxBytes bounds the encoded size of the changes in the resume
+	// window: the oldest are dropped while the sum is over it
+	// (DefaultWindowMaxBytes).
+	WindowMaxBytes int
+	// MaxConnectionsPerSubject bounds the open connections of one
+	// principal subject, and of one ClientKey for anonymous callers
+	// (DefaultMaxConnectionsPerSubject); more answer 429. Negative: no bound.
+	MaxConnectionsPerSubject int
+	// ClientKey names the client of an anonymous request, for
+	// MaxConnectionsPerSubject (nil: the host of r.RemoteAddr). Behind
+	// proxies, set it to the client's address as the proxies tell it
+	// (httpx.ClientIP with the trusted proxies).
+	ClientKey func(r *http.Request) string
+	// MaxConnectionAge ends a connection with "expired" after this long,
+	// even when its principal does not expire (API keys, anonymous), so
+	// that clients reconnect and authenticate again
+	// (DefaultMaxConnectionAge). Negative: no bound.
+	MaxConnectionAge time.Duration
 	// MaxMessageBytes bounds a WebSocket message from a client
 	// (DefaultMaxMessageBytes).
 	MaxMessageBytes int64
@@ -79,5 +102,26 @@ func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.WindowMaxBytes <= 0 {
+		o.WindowMaxBytes = DefaultWindowMaxBytes
+	}
+	if o.MaxConnectionsPerSubject == 0 {
+		o.MaxConnectionsPerSubject = DefaultMaxConnectionsPerSubject
+	}
+	if o.ClientKey == nil {
+		o.ClientKey = remoteHost
+	}
+	if o.MaxConnectionAge == 0 {
+		o.MaxConnectionAge = DefaultMaxConnectionAge
+	}
 	return o
+}
+
+// remoteHost is the default ClientKey: the host of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -3,51 +3,61 @@ package realtime
 import (
 	"encoding/json"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/bamhq/bam/internal/errs"
 )
 
-// envelope is a published change with its encodings, made once and shared
-// by every connection it is delivered to.
+// envelope is a published change with its one encoding, made by Publish
+// and shared by every connection it is delivered to and by the resume
+// window. The transports write their own head before body and the
+// matched names after it.
 type envelope struct {
 	change Change
-	at     time.Time
-
-	once sync.Once
-	// sseHead and wsHead are the change's JSON up to the value of
-	// "subscriptions", which differs per connection; nil when the record
-	// could not be encoded.
-	sseHead, wsHead []byte
+	at     time.Time // when the window got it
+	gen    uint64    // its place among the window's additions (window.add)
+	// body is the change's JSON members from "action" to the key
+	// "subscriptions" (whose value differs per connection), without the
+	// braces; nil when the record could not be encoded.
+	body []byte
 }
 
-// heads encodes the change on first use. After it, sseHead and wsHead
-// may be read directly.
-func (e *envelope) heads(h *Hub) (sse, ws []byte) {
-	e.once.Do(func() {
-		c := &e.change
-		rec, err := json.Marshal(c.Record)
-		if err != nil {
-			droppedEncode.Inc()
-			h.logf("realtime: cannot encode record", "collection", c.Collection, "id", c.ID, "error", err)
-			return
-		}
-		common := appendField(nil, "action", c.Action)
-		common = append(common, ',')
-		common = appendField(common, "collection", c.Collection)
-		common = append(common, ',')
-		common = appendField(common, "id", c.ID)
-		common = append(common, `,"record":`...)
-		common = append(common, rec...)
-		common = append(common, `,"subscriptions":`...)
+// newEnvelope encodes c.
+func (h *Hub) newEnvelope(c Change) *envelope {
+	e := &envelope{change: c}
+	rec, err := json.Marshal(c.Record)
+	if err != nil {
+		droppedEncode.Inc()
+		h.logf("realtime: cannot encode record", "collection", c.Collection, "id", c.ID, "error", err)
+		return e
+	}
+	b := make([]byte, 0, len(rec)+len(c.Collection)+len(c.ID)+80)
+	b = appendField(b, "action", c.Action)
+	b = append(b, ',')
+	b = appendField(b, "collection", c.Collection)
+	b = append(b, ',')
+	b = appendField(b, "id", c.ID)
+	b = append(b, `,"record":`...)
+	b = append(b, rec...)
+	e.body = append(b, `,"subscriptions":`...)
+	return e
+}
 
-		e.sseHead = append(append(make([]byte, 0, len(common)+1), '{'), common...)
-		ws := append(make([]byte, 0, len(common)+40), `{"type":"change","seq":`...)
-		ws = strconv.AppendUint(ws, c.Seq, 10)
-		e.wsHead = append(append(ws, ','), common...)
-	})
-	return e.sseHead, e.wsHead
+// size is what e counts against Options.WindowMaxBytes.
+func (e *envelope) size() int { return len(e.body) }
+
+// sseHead appends the start of e's SSE event, up to its body.
+func (e *envelope) sseHead(b []byte) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendUint(b, e.change.Seq, 10)
+	return append(b, "\nevent: change\ndata: {"...)
+}
+
+// wsHead appends the start of e's WebSocket message, up to its body.
+func (e *envelope) wsHead(b []byte) []byte {
+	b = append(b, `{"type":"change","seq":`...)
+	b = strconv.AppendUint(b, e.change.Seq, 10)
+	return append(b, ',')
 }
 
 // appendField appends "name":<value as a JSON string>; name is a plain
@@ -76,6 +86,17 @@ func appendNames(b []byte, subs []*sub) []byte {
 		b = append(b, s.nameJSON...)
 	}
 	return append(b, "]}"...)
+}
+
+// Client-facing reasons of the overflow and expired messages.
+const overflowMessage = "The connection fell behind; reconnect with Last-Event-ID."
+
+// expiredMessage is the reason given for endExpired with detail.
+func expiredMessage(detail string) string {
+	if detail == expiredAge {
+		return "The connection reached its maximum age; reconnect with a fresh credential."
+	}
+	return "The credential expired; reconnect with a fresh one."
 }
 
 // subSpec is a subscription as clients send it: the Subscription plus an

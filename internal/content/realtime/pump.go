@@ -8,6 +8,11 @@ import (
 // maxBatch bounds the queued messages written between two flushes.
 const maxBatch = 64
 
+// maxKeptBuffer is the largest scratch buffer a connection keeps between
+// two messages; a larger one (many long subscription names) is dropped
+// after use, so that an idle connection holds little.
+const maxKeptBuffer = 64 << 10
+
 // sink writes one connection's messages in its transport's format. Only
 // the connection's own goroutine calls it.
 type sink interface {
@@ -23,7 +28,7 @@ type sink interface {
 	flush() error
 	// final says why the connection ends, when the client should know, and
 	// closes it.
-	final(reason string)
+	final(why ending)
 }
 
 // run serves a registered connection until it ends: the connect message,
@@ -33,7 +38,7 @@ func (h *Hub) run(ctx context.Context, c *client, initial []*sub, st start, s si
 	err := s.connected(c, st)
 	for i := 0; err == nil && i < len(st.replay); i++ {
 		if subs := h.matching(initial, st.replay[i]); subs != nil {
-			err = h.write(s, item{env: st.replay[i], subs: subs})
+			err = h.writeChange(s, st.replay[i], subs)
 		}
 		if i%maxBatch == maxBatch-1 && c.ended() {
 			break // pump says why
@@ -43,7 +48,7 @@ func (h *Hub) run(ctx context.Context, c *client, initial []*sub, st start, s si
 		err = s.flush()
 	}
 	if err != nil {
-		s.final(endGone)
+		s.final(ending{reason: endGone})
 		return
 	}
 	h.pump(ctx, c, s)
@@ -54,14 +59,15 @@ func (h *Hub) pump(ctx context.Context, c *client, s sink) {
 	heartbeat := time.NewTicker(h.opts.Heartbeat)
 	defer heartbeat.Stop()
 	var expiry <-chan time.Time
-	if p := c.principal; p != nil && !p.ExpiresAt.IsZero() {
-		t := time.NewTimer(time.Until(p.ExpiresAt))
+	at, detail := h.expiry(c)
+	if !at.IsZero() {
+		t := time.NewTimer(time.Until(at))
 		defer t.Stop()
 		expiry = t.C
 	}
 	for {
 		if c.ended() { // an ending connection writes nothing more but its final word
-			s.final(c.reason())
+			s.final(c.why())
 			return
 		}
 		var err error
@@ -73,7 +79,7 @@ func (h *Hub) pump(ctx context.Context, c *client, s sink) {
 				err = s.flush()
 			}
 		case <-expiry:
-			c.end(endExpired)
+			c.endWith(endExpired, detail)
 		case <-c.done:
 		case <-ctx.Done():
 			c.end(endGone)
@@ -84,6 +90,21 @@ func (h *Hub) pump(ctx context.Context, c *client, s sink) {
 	}
 }
 
+// expiry is when c must end as expired, and why: its principal's
+// ExpiresAt or Options.MaxConnectionAge, whichever comes first (zero:
+// never).
+func (h *Hub) expiry(c *client) (time.Time, string) {
+	var at time.Time
+	var detail string
+	if age := h.opts.MaxConnectionAge; age > 0 {
+		at, detail = c.opened.Add(age), expiredAge
+	}
+	if p := c.principal; p != nil && !p.ExpiresAt.IsZero() && (at.IsZero() || p.ExpiresAt.Before(at)) {
+		at, detail = p.ExpiresAt, expiredCredential
+	}
+	return at, detail
+}
+
 // writeQueued writes what is queued, flushing after every maxBatch
 // messages and when the queue is empty.
 func (h *Hub) writeQueued(s sink, c *client) error {
@@ -92,7 +113,7 @@ func (h *Hub) writeQueued(s sink, c *client) error {
 		if !ok {
 			return s.flush()
 		}
-		if err := h.write(s, it); err != nil {
+		if err := h.write(s, c, it); err != nil {
 			return err
 		}
 		if n%maxBatch == 0 {
@@ -103,17 +124,35 @@ func (h *Hub) writeQueued(s sink, c *client) error {
 	}
 }
 
-// write writes one queued message.
-func (h *Hub) write(s sink, it item) error {
-	if it.env == nil {
+// write writes one queued message. A change that c was not owed live
+// (replayed, or published before it connected) is skipped.
+func (h *Hub) write(s sink, c *client, it item) error {
+	switch {
+	case it.env == nil:
 		return s.raw(it.raw)
+	case it.env.gen <= c.liveAfter:
+		return nil
 	}
-	if sse, _ := it.env.heads(h); sse == nil {
-		return nil // not encodable: counted as dropped once
+	return h.writeChange(s, it.env, it.subs)
+}
+
+// writeChange writes a change with the subscriptions it matched that c
+// still has.
+func (h *Hub) writeChange(s sink, e *envelope, subs []*sub) error {
+	if subs = current(subs); len(subs) == 0 {
+		return nil
 	}
-	if err := s.change(it.env, it.subs); err != nil {
+	if err := s.change(e, subs); err != nil {
 		return err
 	}
 	deliveries.Inc()
 	return nil
+}
+
+// trimBuffer returns b emptied, or nil when it grew beyond maxKeptBuffer.
+func trimBuffer(b []byte) []byte {
+	if cap(b) > maxKeptBuffer {
+		return nil
+	}
+	return b[:0]
 }

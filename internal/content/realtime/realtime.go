@@ -12,6 +12,17 @@
 // (authn.FromContext; absent means anonymous), so authn.Middleware must run
 // before the Hub.
 //
+// # Matchers and concurrency
+//
+// Matchers run outside the hub's lock, on an immutable snapshot of the
+// collection's subscribers: the subscription index is copy-on-write,
+// swapped atomically when a connection opens, closes or changes its
+// subscriptions, and Publish reads it without locking. So a slow rule
+// delays the changes behind it, never a new connection or a subscribe.
+// Matchers are called concurrently (Publish's goroutine, resuming
+// connections' replays) and must be safe for concurrent use; an
+// Authorizer that caches state for them must guard it.
+//
 // # Subscriptions
 //
 // A subscription is {"id"?, "topic", "filter"?}. Topic "posts/*" matches
@@ -36,14 +47,21 @@
 //	event: reset                data {"reason": "too_old"|"ahead"|"unknown"|"invalid"}: refetch, then live
 //	id: <seq>, event: change    data {"action","collection","id","record","subscriptions":[names]}
 //	event: overflow             data {"reason": …}: the connection fell behind and is closed
-//	event: expired              data {"reason": …}: the principal's token expired; reconnect with a new one
+//	event: expired              data {"reason": …}: the principal's token expired, or the connection
+//	                            reached Options.MaxConnectionAge; reconnect with a fresh credential
+//	event: ended                data {"reason": …}: EndSubject or EndSession ended it (the reason is
+//	                            the caller's, e.g. "user_deleted"); authenticate again
 //	: ping                      a comment every Options.Heartbeat (25 s)
 //
 // The connect event's id is the position from which the connection
 // delivers everything that matches, so a client that saw no change still
 // resumes without a gap. Events are flushed as soon as the send queue is
 // empty (a burst is written in one flush). On shutdown the stream simply
-// ends; EventSource reconnects (to another replica) by itself.
+// ends; EventSource reconnects (to another replica) by itself. A change's
+// encoding is made once, shared by every connection and the resume
+// window; each connection writes its own head, that shared body and the
+// matched names as separate writes, and keeps no buffer larger than
+// 64 KiB between messages.
 //
 // POST /v1/realtime {"clientId": "…", "subscriptions": [...]} replaces the
 // subscriptions of an SSE connection (an empty list removes them all). Only
@@ -75,11 +93,16 @@
 //	{"type":"change","seq":N,"action","collection","id","record","subscriptions":["s1"]}
 //	{"type":"reset","reason":"…"}
 //	{"type":"pong"}
-//	{"type":"overflow"} / {"type":"expired"}           then the server closes the connection
+//	{"type":"overflow"|"expired"|"ended","reason":"…"}  then the server closes the connection
 //
 // An ack is sent before any change of the subscription it acknowledges.
-// Close codes: 1001 going away (shutdown), 1013 try again later
-// (overflow), 1008 policy violation (expired), 1009 message too big.
+// Once a subscription is removed, or replaced with another topic or
+// filter, no change is written naming it, not even one it matched just
+// before; one subscribed again unchanged loses nothing (this holds for
+// POST updates too). Close codes: 1001 going away
+// (shutdown), 1013 try again later (overflow), 1008 policy violation
+// (expired, ended), 1009 message too big. A change of more than 16 KiB is
+// sent as one message in several frames.
 // WebSocket pings are sent every Options.Heartbeat.
 //
 // # Resume
@@ -98,16 +121,29 @@
 // Options.SendQueue (256) messages; a connection whose queue is full is
 // closed with a final overflow message, and its client reconnects with its
 // last id, losing nothing that is still in the window (Options.WindowSize,
-// 10,000 changes, and optionally Options.WindowMaxAge). Subscriptions are
-// indexed by collection, so a change only visits that collection's
-// subscribers. A Matcher that errors or panics counts as no match, is
-// logged (at most once a second) and counted, and never stops delivery to
-// others. A write that blocks for about Options.WriteTimeout (10 s) ends
-// the connection. A connection ends when its principal's ExpiresAt passes.
-// Close ends every connection and makes the Hub refuse new ones with 503.
+// 10,000 changes; Options.WindowMaxBytes, 64 MiB of encoded changes; and
+// optionally Options.WindowMaxAge). Subscriptions are indexed by
+// collection, so a change only visits that collection's subscribers. A
+// Matcher that errors or panics counts as no match, is logged (at most
+// once a second) and counted, and never stops delivery to others. A write
+// that blocks for about Options.WriteTimeout (10 s) ends the connection.
+//
+// One principal subject may hold Options.MaxConnectionsPerSubject (20)
+// connections at once; anonymous callers are counted by Options.ClientKey
+// (by default the host of the request's RemoteAddr: behind a proxy, set it
+// to the client address the proxy reports). One more answers 429
+// problem+json (content.too_many_connections) with Retry-After.
+//
+// A connection keeps the principal it opened with, so it ends: when the
+// principal's ExpiresAt passes, after Options.MaxConnectionAge (24 h, for
+// principals without expiry such as API keys too), with "expired"; and
+// with "ended" when the service calls EndSubject (a user deleted) or
+// EndSession (a session revoked). Close ends every connection and makes
+// the Hub refuse new ones with 503.
 //
 // Metrics: bam_realtime_connections{transport}, bam_realtime_deliveries_total,
-// bam_realtime_dropped_total{reason}, bam_realtime_matcher_errors_total.
+// bam_realtime_dropped_total{reason}, bam_realtime_matcher_errors_total,
+// bam_realtime_connections_refused_total.
 package realtime
 
 import (
@@ -136,10 +172,10 @@ type Subscription struct {
 }
 
 // Matcher decides whether one subscriber sees one change. It runs in
-// memory, on Publish's goroutine (or a resuming connection's), so it must
-// be fast, must not block, and may be called concurrently; an error or a
-// panic counts as no and is logged. The Change is shared by every
-// subscriber: a Matcher must not modify it.
+// memory, outside any lock of the hub, on Publish's goroutine or a
+// resuming connection's, so it must be fast, must not block, and must be
+// safe for concurrent use; an error or a panic counts as no and is logged.
+// The Change is shared by every subscriber: a Matcher must not modify it.
 type Matcher func(c *Change) (bool, error)
 
 // Authorizer turns a subscription of a caller (nil: anonymous) into a
@@ -161,4 +197,5 @@ const (
 	CodeInvalidMessage       = "content.invalid_message"
 	CodeNotFound             = "content.not_found"
 	CodeUnavailable          = "content.realtime_unavailable"
+	CodeTooManyConnections   = "content.too_many_connections"
 )

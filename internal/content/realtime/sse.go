@@ -32,7 +32,7 @@ type sseSink struct {
 	rc      *http.ResponseController
 	timeout time.Duration
 	until   time.Time // the write deadline set last
-	buf     []byte
+	buf     []byte    // scratch for heads and names, at most maxKeptBuffer kept
 }
 
 func (s *sseSink) connected(c *client, st start) error {
@@ -50,14 +50,20 @@ func (s *sseSink) connected(c *client, st start) error {
 }
 
 func (s *sseSink) change(e *envelope, subs []*sub) error {
-	b := append(s.buf[:0], "id: "...)
-	b = strconv.AppendUint(b, e.change.Seq, 10)
-	b = append(b, "\nevent: change\ndata: "...)
-	b = append(b, e.sseHead...)
-	b = appendNames(b, subs)
-	b = append(b, "\n\n"...)
-	s.buf = b
-	return s.write(b)
+	s.extendDeadline()
+	// The head, the shared body and the names are written apart: the
+	// body is never copied into a buffer of this connection.
+	s.buf = e.sseHead(s.buf[:0])
+	if _, err := s.w.Write(s.buf); err != nil {
+		return err
+	}
+	if _, err := s.w.Write(e.body); err != nil {
+		return err
+	}
+	s.buf = append(appendNames(s.buf[:0], subs), "\n\n"...)
+	_, err := s.w.Write(s.buf)
+	s.buf = trimBuffer(s.buf)
+	return err
 }
 
 func (s *sseSink) raw(b []byte) error { return s.write(b) }
@@ -66,17 +72,19 @@ func (s *sseSink) heartbeat() error { return s.write([]byte(": ping\n\n")) }
 
 func (s *sseSink) flush() error { return s.rc.Flush() }
 
-func (s *sseSink) final(reason string) {
-	var msg string
-	switch reason {
+func (s *sseSink) final(why ending) {
+	var err error
+	switch why.reason {
 	case endOverflow:
-		msg = "The connection fell behind; reconnect with Last-Event-ID."
+		err = s.event("", why.reason, mustJSON(reasonData{Reason: overflowMessage}))
 	case endExpired:
-		msg = "The credential expired; reconnect with a fresh one."
+		err = s.event("", why.reason, mustJSON(reasonData{Reason: expiredMessage(why.detail)}))
+	case endEnded:
+		err = s.event("", why.reason, mustJSON(reasonData{Reason: why.detail}))
 	default:
 		return // the stream just ends
 	}
-	if s.event("", reason, mustJSON(reasonData{Reason: msg})) == nil {
+	if err == nil {
 		_ = s.flush()
 	}
 }
@@ -89,19 +97,25 @@ func (s *sseSink) event(id, name string, data []byte) error {
 	}
 	b = append(append(append(b, "event: "...), name...), '\n')
 	b = append(append(append(b, "data: "...), data...), "\n\n"...)
-	s.buf = b
-	return s.write(b)
+	err := s.write(b)
+	s.buf = trimBuffer(b)
+	return err
 }
 
-// write writes b within the write timeout. The deadline is moved only
-// when half of it is used up: setting it costs as much as a small write.
+// write writes b within the write timeout.
 func (s *sseSink) write(b []byte) error {
+	s.extendDeadline()
+	_, err := s.w.Write(b)
+	return err
+}
+
+// extendDeadline moves the write deadline when half of it is used up:
+// setting it costs as much as a small write.
+func (s *sseSink) extendDeadline() {
 	if now := time.Now(); s.until.Sub(now) < s.timeout/2 {
 		s.until = now.Add(s.timeout)
 		_ = s.rc.SetWriteDeadline(s.until) // unsupported by some writers: then no bound
 	}
-	_, err := s.w.Write(b)
-	return err
 }
 
 // serveUpdate serves POST /v1/realtime: replace an SSE connection's
@@ -143,8 +157,8 @@ func (h *Hub) serveUpdate(w http.ResponseWriter, r *http.Request) {
 
 // lookup finds the SSE connection id that r's principal may change.
 func (h *Hub) lookup(id string, r *http.Request) *client {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	c := h.clients[id]
 	if c == nil || c.transport != transportSSE || !samePrincipal(c.principal, principalOf(r)) {
 		return nil

@@ -33,6 +33,8 @@ type sseStream struct {
 // sseRequest describes an SSE connection.
 type sseRequest struct {
 	user, expires string
+	session       string
+	header        http.Header // more request headers
 	subscribe     []string
 	subs          string // the subscriptions query (JSON)
 	lastEventID   string
@@ -68,6 +70,12 @@ func dialSSE(t testing.TB, srv *httptest.Server, sr sseRequest) (*sseStream, *ht
 	}
 	if sr.expires != "" {
 		req.Header.Set("X-Expires", sr.expires)
+	}
+	if sr.session != "" {
+		req.Header.Set("X-Session", sr.session)
+	}
+	for k, v := range sr.header {
+		req.Header[k] = v
 	}
 	if sr.lastEventID != "" {
 		req.Header.Set("Last-Event-ID", sr.lastEventID)

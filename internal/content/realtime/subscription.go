@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
@@ -23,6 +24,10 @@ type sub struct {
 	match      Matcher
 	nameJSON   []byte // name as a JSON string
 	self       []*sub // []*sub{this}: the matched list when only this matches
+	// removed is set when the subscription is dropped or replaced by a
+	// different one: a change matched before is then not written naming
+	// it. A subscription sent again unchanged shares its predecessor's.
+	removed *atomic.Bool
 }
 
 // parseTopic splits "collection/*" or "collection/<id>".
@@ -100,7 +105,8 @@ func (h *Hub) authorizeOne(ctx context.Context, p *authn.Principal, spec subSpec
 		return nil, errs.E(errs.Internal, "", "realtime: the authorizer returned no matcher for %q", spec.Topic)
 	}
 	collection, recordID, _ := parseTopic(spec.Topic)
-	s := &sub{name: spec.name(), spec: spec, collection: collection, recordID: recordID, match: m}
+	s := &sub{name: spec.name(), spec: spec, collection: collection, recordID: recordID, match: m,
+		removed: new(atomic.Bool)}
 	s.nameJSON = appendJSONString(nil, s.name)
 	s.self = []*sub{s}
 	return s, nil

@@ -82,9 +82,10 @@ func (h *Hub) handleWS(ctx context.Context, c *client, r *http.Request, data []b
 	}
 }
 
-// wsSubscribe adds (or replaces) a subscription. The ack is queued under
-// the lock that Publish takes, so it precedes every change of the
-// subscription.
+// wsSubscribe adds (or replaces) a subscription. The ack is queued before
+// the subscription enters the index, so it precedes every change of the
+// subscription; what the subscription it replaces matched is no longer
+// written, unless it is the same one again (setSubsLocked).
 func (h *Hub) wsSubscribe(ctx context.Context, c *client, r *http.Request, m wsIn) {
 	if m.ID == "" {
 		c.enqueue(item{raw: h.wsError(r, "", errs.E(errs.Invalid, CodeInvalidMessage, "subscribe needs an id."))})
@@ -108,8 +109,8 @@ func (h *Hub) wsSubscribe(ctx context.Context, c *client, r *http.Request, m wsI
 			"At most %d subscriptions per connection.", h.opts.MaxSubscriptions))})
 		return
 	}
-	h.putSubLocked(c, s)
 	c.enqueue(item{raw: mustJSON(wsOut{Type: "ack", ID: m.ID})})
+	h.putSubLocked(c, s)
 }
 
 // wsError encodes err as an error message with the problem's fields.
@@ -122,11 +123,16 @@ func (h *Hub) wsError(r *http.Request, id string, err error) []byte {
 		Error: &wsError{Status: p.Status, Code: p.Code, Detail: p.Detail, Errors: p.Errors}})
 }
 
+// wsAssembleMax is the largest change sent as one frame assembled in the
+// connection's buffer; a larger one is streamed in frames (head, body,
+// names) so that the buffer stays small.
+const wsAssembleMax = 16 << 10
+
 // wsSink writes WebSocket messages.
 type wsSink struct {
 	conn    *websocket.Conn
 	timeout time.Duration
-	buf     []byte
+	buf     []byte // scratch for small changes, at most maxKeptBuffer kept
 }
 
 func (s *wsSink) connected(c *client, st start) error {
@@ -144,8 +150,32 @@ func (s *wsSink) connected(c *client, st start) error {
 }
 
 func (s *wsSink) change(e *envelope, subs []*sub) error {
-	s.buf = appendNames(append(s.buf[:0], e.wsHead...), subs)
-	return s.raw(s.buf)
+	if len(e.body) <= wsAssembleMax {
+		s.buf = appendNames(append(e.wsHead(s.buf[:0]), e.body...), subs)
+		err := s.raw(s.buf)
+		s.buf = trimBuffer(s.buf)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	w, err := s.conn.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		return err
+	}
+	s.buf = e.wsHead(s.buf[:0])
+	_, err = w.Write(s.buf)
+	if err == nil {
+		_, err = w.Write(e.body)
+	}
+	if err == nil {
+		s.buf = appendNames(s.buf[:0], subs)
+		_, err = w.Write(s.buf)
+	}
+	s.buf = trimBuffer(s.buf)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (s *wsSink) raw(b []byte) error {
@@ -162,14 +192,17 @@ func (s *wsSink) heartbeat() error {
 
 func (s *wsSink) flush() error { return nil }
 
-func (s *wsSink) final(reason string) {
-	switch reason {
+func (s *wsSink) final(why ending) {
+	switch why.reason {
 	case endOverflow:
-		_ = s.raw([]byte(`{"type":"overflow"}`))
+		_ = s.raw(mustJSON(wsOut{Type: endOverflow, Reason: overflowMessage}))
 		_ = s.conn.Close(websocket.StatusTryAgainLater, "send queue overflow")
 	case endExpired:
-		_ = s.raw([]byte(`{"type":"expired"}`))
-		_ = s.conn.Close(websocket.StatusPolicyViolation, "credential expired")
+		_ = s.raw(mustJSON(wsOut{Type: endExpired, Reason: expiredMessage(why.detail)}))
+		_ = s.conn.Close(websocket.StatusPolicyViolation, "expired")
+	case endEnded:
+		_ = s.raw(mustJSON(wsOut{Type: endEnded, Reason: why.detail}))
+		_ = s.conn.Close(websocket.StatusPolicyViolation, "ended")
 	case endShutdown:
 		_ = s.conn.Close(websocket.StatusGoingAway, "server shutting down")
 	default:
