@@ -155,6 +155,7 @@ func (b *Builder) newPool(key string, rc config.Route) (*upstream.Pool, error) {
 		HealthInterval: -1,
 		Timeout:        rc.Timeout,
 		Retries:        retries,
+		H2C:            rc.H2C,
 		Logger:         b.Log,
 	})
 }
@@ -169,6 +170,9 @@ func poolKey(rc config.Route) string {
 	}
 	if rc.Retries != nil {
 		opts = append(opts, fmt.Sprintf("retries %d", *rc.Retries))
+	}
+	if rc.H2C {
+		opts = append(opts, "h2c")
 	}
 	if len(opts) > 0 {
 		key += " (" + strings.Join(opts, ", ") + ")"

@@ -94,14 +94,24 @@ func (c cors) handle(w http.ResponseWriter, r *http.Request) bool {
 // securityHeaders go on every response. HSTS only when this listener
 // serves TLS itself: over plain HTTP the header is meaningless, and behind
 // a TLS-terminating proxy that proxy owns the policy.
+//
+// The values are shared by every response instead of allocated for each:
+// their capacity is their length, so that an append (the proxy adding the
+// upstream's own value) copies them instead of writing to them.
 func securityHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h["X-Content-Type-Options"] = nosniff[:1:1]
+	h["Referrer-Policy"] = referrerPolicy[:1:1]
 	if r.TLS != nil {
-		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h["Strict-Transport-Security"] = hsts[:1:1]
 	}
 }
+
+var (
+	nosniff        = []string{"nosniff"}
+	referrerPolicy = []string{"strict-origin-when-cross-origin"}
+	hsts           = []string{"max-age=63072000; includeSubDomains"}
+)
 
 // stripUpstreamCORS drops an upstream's own CORS headers when the gateway
 // answers CORS, so a response never carries two Allow-Origin values.

@@ -25,8 +25,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
@@ -152,8 +150,8 @@ func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Pr
 			}
 			return nil
 		},
-		Transport:     otelhttp.NewTransport(rt), // the upstream call is a child span, with traceparent sent on
-		FlushInterval: 0,                         // ReverseProxy flushes at once for streams (SSE, unknown length); others are buffered per write
+		Transport:     httpx.TraceProxyTransport(rt), // the upstream call is a child span, with traceparent sent on
+		FlushInterval: 0,                             // ReverseProxy flushes at once for streams (SSE, unknown length); others are buffered per write
 		BufferPool:    bufferPool{},
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -2,12 +2,17 @@ package gateway_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"sync"
 	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/bamhq/bam/internal/gateway"
 	"github.com/bamhq/bam/internal/gateway/upstream"
@@ -60,8 +65,13 @@ func BenchmarkProxy(b *testing.B) {
 			}
 		}, false},
 		{"gateway-noauth", func(b *testing.B) http.Handler { return gw(b, noAuth) }, false},
-		{"stack-gateway-noauth", func(b *testing.B) http.Handler { return httpx.Stack("gateway", quiet(), gw(b, noAuth)) }, false},
-		{"stack-gateway-jwt-ratelimit", func(b *testing.B) http.Handler { return httpx.Stack("gateway", quiet(), gw(b, jwtLimited)) }, true},
+		{"stack-gateway-noauth", func(b *testing.B) http.Handler { return httpx.Stack("gateway", warnOnly(), gw(b, noAuth)) }, false},
+		{"stack-gateway-jwt-ratelimit", func(b *testing.B) http.Handler { return httpx.Stack("gateway", warnOnly(), gw(b, jwtLimited)) }, true},
+		// Last: once set, the SDK provider stays behind the global one.
+		{"stack-gateway-noauth-sampled", func(b *testing.B) http.Handler {
+			sampleAll(b)
+			return httpx.Stack("gateway", warnOnly(), gw(b, noAuth))
+		}, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := tc.h(b)
@@ -86,6 +96,23 @@ func BenchmarkProxy(b *testing.B) {
 			})
 		})
 	}
+}
+
+// warnOnly is the logger of scripts/bench-gateway's `--log-level warn`:
+// no access log line per request, as nginx's `access_log off`.
+func warnOnly() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// sampleAll installs, for one benchmark, what bam runs with by default:
+// the SDK's tracer provider sampling every trace (otel.sample_ratio: 1),
+// with no exporter, and the W3C propagator.
+func sampleAll(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
+	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	b.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetTextMapPropagator(prevProp) })
 }
 
 // benchToken is the access token of the last gateway gw built.

@@ -7,78 +7,129 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-
-	"github.com/felixge/httpsnoop"
 )
 
 // exchange is what the middlewares learn about one request as it is served:
-// the final status, the bytes written and the matched route pattern. The
-// outermost middleware wraps the ResponseWriter once; the inner ones that
-// receive that same writer share the record instead of wrapping again.
+// the final status, the bytes written and the matched route pattern. It is
+// also the ResponseWriter that records them: Stack wraps the server's writer
+// once, and the middlewares inside that receive this same writer share the
+// record instead of wrapping again. It carries the logger Stack was given,
+// for WriteError.
+//
+// It is also the request's context from Stack inward: the parent context
+// with the exchange as a value, so that the record, its writer and its
+// context value are one allocation.
 type exchange struct {
-	w       http.ResponseWriter // the wrapper that feeds this record
+	context.Context
+	rw      http.ResponseWriter // the writer it wraps
+	w       http.ResponseWriter // itself, as handed to handlers (see wrap)
 	status  int                 // 0 until the header is written
 	bytes   int64
 	pattern string
+	logger  *slog.Logger
 }
 
 type exchangeKey struct{}
 
+// newExchange starts the record of a request whose context is ctx and
+// whose answer goes to w.
+func newExchange(ctx context.Context, w http.ResponseWriter, logger *slog.Logger) *exchange {
+	x := &exchange{Context: ctx, logger: logger}
+	x.wrap(w)
+	return x
+}
+
+// Value makes the exchange a context that carries itself.
+func (x *exchange) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return x
+	}
+	return x.Context.Value(key)
+}
+
 // observe returns w and r instrumented to fill an exchange, reusing the one
 // already set up by an outer middleware when w is its writer.
-//
-// httpsnoop keeps every optional interface of w (Flusher, Hijacker,
-// ReaderFrom, Pusher) and Unwrap, so http.ResponseController, SSE and
-// WebSocket upgrades work through the stack.
 func observe(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, *exchange) {
 	if x, ok := r.Context().Value(exchangeKey{}).(*exchange); ok && x.w == w {
 		return w, r, x
 	}
-	x := &exchange{}
-	x.w = httpsnoop.Wrap(w, httpsnoop.Hooks{
-		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
-			return func(code int) {
-				// 1xx other than 101 are interim; the final status follows.
-				if x.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-					x.status = code
-				}
-				next(code)
-			}
-		},
-		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
-			return func(b []byte) (int, error) {
-				x.implicitOK()
-				n, err := next(b)
-				x.bytes += int64(n)
-				return n, err
-			}
-		},
-		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
-			return func(src io.Reader) (int64, error) {
-				x.implicitOK()
-				n, err := next(src)
-				x.bytes += n
-				return n, err
-			}
-		},
-		Flush: func(next httpsnoop.FlushFunc) httpsnoop.FlushFunc {
-			return func() {
-				x.implicitOK()
-				next()
-			}
-		},
-		Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
-			return func() (net.Conn, *bufio.ReadWriter, error) {
-				c, rw, err := next()
-				if err == nil && x.status == 0 {
-					x.status = http.StatusSwitchingProtocols
-				}
-				return c, rw, err
-			}
-		},
-	})
-	return x.w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)), x
+	x := newExchange(r.Context(), w, nil)
+	return x.w, r.WithContext(x), x
 }
+
+// wrap makes x record what is written to rw. The writer handed on keeps
+// the optional interfaces handlers and http.ResponseController use —
+// Flusher (SSE), Hijacker (WebSocket upgrades; only when rw has it, so that
+// an HTTP/2 writer does not claim it), io.ReaderFrom — and Unwrap, through
+// which ResponseController reaches deadlines and full duplex. Both shapes
+// are one pointer: handing either on allocates nothing.
+func (x *exchange) wrap(rw http.ResponseWriter) {
+	x.rw = rw
+	if _, ok := rw.(http.Hijacker); ok {
+		x.w = hijackable{x}
+	} else {
+		x.w = x
+	}
+}
+
+func (x *exchange) Header() http.Header { return x.rw.Header() }
+
+func (x *exchange) WriteHeader(code int) {
+	// 1xx other than 101 are interim; the final status follows.
+	if x.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		x.status = code
+	}
+	x.rw.WriteHeader(code)
+}
+
+func (x *exchange) Write(b []byte) (int, error) {
+	x.implicitOK()
+	n, err := x.rw.Write(b)
+	x.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the server's sendfile path for handlers that io.Copy a
+// file into the response.
+func (x *exchange) ReadFrom(src io.Reader) (int64, error) {
+	x.implicitOK()
+	var n int64
+	var err error
+	if rf, ok := x.rw.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{x.rw}, src)
+	}
+	x.bytes += n
+	return n, err
+}
+
+// FlushError is what http.ResponseController.Flush calls.
+func (x *exchange) FlushError() error {
+	x.implicitOK()
+	return http.NewResponseController(x.rw).Flush()
+}
+
+// Flush implements http.Flusher for handlers that assert it.
+func (x *exchange) Flush() { _ = x.FlushError() }
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (x *exchange) Unwrap() http.ResponseWriter { return x.rw }
+
+// hijackable is an exchange whose writer can be hijacked.
+type hijackable struct{ *exchange }
+
+func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := h.rw.(http.Hijacker).Hijack()
+	if err == nil && h.status == 0 {
+		h.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
+
+// writerOnly hides a writer's ReadFrom, so that io.Copy does not call it
+// back.
+type writerOnly struct{ io.Writer }
 
 func (x *exchange) implicitOK() {
 	if x.status == 0 {
@@ -113,16 +164,11 @@ func (x *exchange) finalStatus() int {
 	return x.status
 }
 
-type loggerKey struct{}
-
-func withLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
-}
-
-// loggerFrom returns the logger Stack put in ctx, or slog.Default().
+// loggerFrom returns the logger Stack was given, or slog.Default() for a
+// request that did not come through Stack.
 func loggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if x, ok := ctx.Value(exchangeKey{}).(*exchange); ok && x.logger != nil {
+		return x.logger
 	}
 	return slog.Default()
 }

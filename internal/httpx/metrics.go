@@ -3,6 +3,8 @@ package httpx
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,41 +33,96 @@ var (
 	}, []string{"service"})
 )
 
-// Metrics records bam_http_requests_total, bam_http_request_duration_seconds
-// and bam_http_requests_in_flight for service. A request whose handler
-// panicked through (an aborted response) counts with the status it had
-// written, or 500.
-func Metrics(service string) func(http.Handler) http.Handler {
-	inFlight := requestsInFlight.WithLabelValues(service)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			inFlight.Inc()
-			w, r2, x := observe(w, r)
-			panicked := true
-			defer func() {
-				inFlight.Dec()
-				status := x.finalStatus()
-				if panicked && x.status == 0 {
-					status = http.StatusInternalServerError
-				}
-				route, method := x.route(), metricMethod(r.Method)
-				requestsTotal.WithLabelValues(service, route, method, strconv.Itoa(status)).Inc()
-				requestDuration.WithLabelValues(service, route, method).Observe(time.Since(start).Seconds())
-			}()
-			next.ServeHTTP(w, r2)
-			x.served(r2)
-			panicked = false
-		})
-	}
+// serverMetrics records bam_http_requests_total,
+// bam_http_request_duration_seconds and bam_http_requests_in_flight for one
+// service. Each series is resolved once, the first time its labels occur,
+// and found again without allocating: a label lookup in a vector costs a
+// hash of every label and the variadic slice for each request.
+type serverMetrics struct {
+	service  string
+	inFlight prometheus.Gauge
+	routes   sync.Map // route pattern → *routeSeries
 }
 
-// metricMethod folds non-standard methods into "OTHER".
-func metricMethod(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
-		return m
+func newServerMetrics(service string) *serverMetrics {
+	return &serverMetrics{service: service, inFlight: requestsInFlight.WithLabelValues(service)}
+}
+
+// routeSeries are one route's series, by method (see methodIndex).
+type routeSeries struct {
+	route    string
+	duration [len(metricMethods)]atomic.Pointer[prometheus.Observer]
+	statuses [len(metricMethods)]atomic.Pointer[[]statusCounter] // copy on write
+	mu       sync.Mutex                                          // serializes the writers of statuses
+}
+
+type statusCounter struct {
+	status  int
+	counter prometheus.Counter
+}
+
+// record counts one finished request.
+func (m *serverMetrics) record(route, method string, status int, took time.Duration) {
+	s := m.route(route)
+	i := methodIndex(method)
+	s.observer(m.service, i).Observe(took.Seconds())
+	s.counter(m.service, i, status).Inc()
+}
+
+func (m *serverMetrics) route(route string) *routeSeries {
+	if s, ok := m.routes.Load(route); ok {
+		return s.(*routeSeries)
 	}
-	return "OTHER"
+	s, _ := m.routes.LoadOrStore(route, &routeSeries{route: route})
+	return s.(*routeSeries)
+}
+
+func (s *routeSeries) observer(service string, i int) prometheus.Observer {
+	if o := s.duration[i].Load(); o != nil {
+		return *o
+	}
+	o := requestDuration.WithLabelValues(service, s.route, metricMethods[i])
+	s.duration[i].Store(&o)
+	return o
+}
+
+func (s *routeSeries) counter(service string, i, status int) prometheus.Counter {
+	if list := s.statuses[i].Load(); list != nil {
+		for _, c := range *list {
+			if c.status == status {
+				return c.counter
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list []statusCounter
+	if p := s.statuses[i].Load(); p != nil {
+		list = *p
+	}
+	for _, c := range list {
+		if c.status == status {
+			return c.counter
+		}
+	}
+	c := requestsTotal.WithLabelValues(service, s.route, metricMethods[i], strconv.Itoa(status))
+	next := append(list[:len(list):len(list)], statusCounter{status, c})
+	s.statuses[i].Store(&next)
+	return c
+}
+
+// metricMethods are the method label's values; non-standard methods fold
+// into "OTHER".
+var metricMethods = [...]string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "OTHER",
+}
+
+func methodIndex(m string) int {
+	for i, v := range metricMethods[:len(metricMethods)-1] {
+		if m == v {
+			return i
+		}
+	}
+	return len(metricMethods) - 1
 }

@@ -3,8 +3,7 @@ package transport
 import (
 	"net/http"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/telemetry"
 )
 
@@ -17,7 +16,7 @@ const requestIDHeader = "X-Request-Id"
 // would across the network — so the callee sees the same thing in both
 // shapes of the program.
 func Client(rt http.RoundTripper) *http.Client {
-	return &http.Client{Transport: otelhttp.NewTransport(propagateRequestID{rt})}
+	return &http.Client{Transport: httpx.TraceTransport(propagateRequestID{rt})}
 }
 
 // propagateRequestID copies the context's request id into the outgoing

@@ -66,7 +66,7 @@ func (p *Pool) check(parent context.Context, t *target) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.healthURL, nil)
 	if err == nil {
 		var resp *http.Response
-		resp, err = p.transport.RoundTrip(req)
+		resp, err = p.http1.RoundTrip(req) // every health endpoint speaks HTTP/1.1
 		if err == nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			_ = resp.Body.Close()

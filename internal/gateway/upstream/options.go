@@ -21,6 +21,14 @@ type Options struct {
 	// to Timeout, so one template may serve many pools.
 	Transport *http.Transport
 
+	// H2C speaks HTTP/2 to every replica: without TLS, by prior knowledge
+	// (h2c), to http:// targets, and by ALPN to https:// ones. Requests are
+	// multiplexed over a few connections instead of one connection each.
+	// A protocol upgrade (WebSocket), which HTTP/2 cannot carry, still goes
+	// over HTTP/1.1. The replicas must accept h2c: in Go, an http.Server
+	// whose Protocols include UnencryptedHTTP2.
+	H2C bool
+
 	// HealthPath is requested on each target for active checks ("/readyz").
 	HealthPath string
 	// HealthURL, when set, gives a target's health-check URL instead of

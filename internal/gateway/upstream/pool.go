@@ -46,6 +46,7 @@ var (
 type Pool struct {
 	opts      Options
 	transport *http.Transport
+	http1     *http.Transport // HTTP/1.1: protocol upgrades and health checks (transport itself unless H2C)
 	log       *slog.Logger
 	metrics   *poolMetrics
 	epoch     time.Time
@@ -70,13 +71,27 @@ func New(opts Options) (*Pool, error) {
 	if opts.Name == "" {
 		return nil, errors.New("upstream: a pool needs a Name")
 	}
-	tr := opts.Transport.Clone()
-	if opts.Timeout > 0 {
-		tr.ResponseHeaderTimeout = opts.Timeout
+	newTransport := func() *http.Transport {
+		tr := opts.Transport.Clone()
+		if opts.Timeout > 0 {
+			tr.ResponseHeaderTimeout = opts.Timeout
+		}
+		return tr
+	}
+	tr := newTransport()
+	http1 := tr
+	if opts.H2C {
+		// A clone of the template, not of tr: cloning a transport sets up
+		// its protocols for good, before Protocols could say h2c.
+		tr = newTransport()
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true) // http:// targets: HTTP/2 by prior knowledge
+		tr.Protocols.SetHTTP2(true)            // https:// targets: HTTP/2 by ALPN
 	}
 	p := &Pool{
 		opts:         opts,
 		transport:    tr,
+		http1:        http1,
 		log:          opts.Logger,
 		metrics:      newPoolMetrics(opts.Name),
 		epoch:        opts.Clock.Now(),
@@ -165,13 +180,18 @@ func (p *Pool) Close() error {
 		forgetTarget(p.opts.Name, t.raw)
 	}
 	forgetPool(p.opts.Name)
-	p.transport.CloseIdleConnections()
+	p.CloseIdleConnections()
 	return nil
 }
 
 // CloseIdleConnections closes idle connections to every replica;
 // http.Client calls it from its own.
-func (p *Pool) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Pool) CloseIdleConnections() {
+	p.transport.CloseIdleConnections()
+	if p.http1 != p.transport {
+		p.http1.CloseIdleConnections()
+	}
+}
 
 // Stats is a snapshot of a pool, for admin pages and tests.
 type Stats struct {
@@ -230,7 +250,11 @@ func (p *Pool) send(req *http.Request, t *target, body io.ReadCloser) (*http.Res
 	t.inFlight.Add(1)
 	t.inFlightGauge.Inc()
 	t.requests.Add(1)
-	resp, err := p.transport.RoundTrip(&c.req)
+	tr := p.transport
+	if req.Header["Upgrade"] != nil {
+		tr = p.http1
+	}
+	resp, err := tr.RoundTrip(&c.req)
 	if err != nil {
 		c.finish()
 		return nil, err
