@@ -82,6 +82,16 @@ func textCases() []diffCase {
 func numberCases() []diffCase {
 	return []diffCase{
 		{src: `views > 10`, want: "h06 h07 h12 h14 h15"},
+		// Lists longer than 8 are sets in Eval.
+		{src: `views in (1, 2, 3, 5, 7, 9, 10, 11, 30, 42)`, want: "h01 h05 h07 h08 h09 h10 h11 h13 h14 h15 h16"},
+		{src: `views !in (1, 2, 3, 5, 7, 9, 10, 11, 30, 42)`, want: "h02 h03 h04 h06 h12"},
+		{src: `views in (1, 2, 3, 5, 7, 9, 10, 11, 30, 42, 0.0, -0)`, want: "h01 h02 h05 h07 h08 h09 h10 h11 h13 h14 h15 h16"},
+		{src: `status in ("a", "b", "c", "d", "e", "f", "g", "h", "draft", "null")`, want: "h01 h05 h08 h11 h13"},
+		{src: `tags in ("a", "b", "c", "d", "e", "f", "g", "h", "Go")`, want: "h04 h16"},
+		{src: `title in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j") || views in (10, 11, 12, 13, 14, 15, 16, 17, 18, 1e6)`,
+			want: "h01 h06 h09 h15 h16"},
+		{src: `created in ("2026-01-15T10:00:00Z", "2026-01-01", "2020-02-29", "2001-01-01", "2002-01-01", "2003-01-01", "2004-01-01", "2005-01-01", "2006-01-01")`,
+			want: "h01 h04 h08 h09"},
 		{src: `views >= 10`, want: "h01 h06 h07 h09 h12 h14 h15"},
 		{src: `10 < views`, want: "h06 h07 h12 h14 h15"},
 		{src: `views < 0`, want: "h04"},

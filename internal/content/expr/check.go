@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Check resolves every name of n in collection and checks operand types.
@@ -158,7 +160,7 @@ func (c *checker) cmp(n *cmpNode) (cnode, error) {
 		if err := c.convert(rs, n.right, KindText); err != nil {
 			return nil, err
 		}
-		return &cCmp{pos: n.pos, op: opLike, neg: neg, kind: KindJSON, l: ls, r: rs}, nil
+		return prepare(&cCmp{pos: n.pos, op: opLike, neg: neg, kind: KindJSON, l: ls, r: rs}), nil
 	}
 	if positive == "~" && (lt.kind != KindText || rt.kind != KindText) {
 		return nil, errAt(n.pos, fmt.Sprintf("operator %q needs text, not %s", n.op, nonText(lt, rt)))
@@ -177,7 +179,33 @@ func (c *checker) cmp(n *cmpNode) (cnode, error) {
 	if err := c.convert(rs, n.right, k); err != nil {
 		return nil, err
 	}
-	return &cCmp{pos: n.pos, op: op, neg: neg, kind: k, l: ls, r: rs}, nil
+	return prepare(&cCmp{pos: n.pos, op: op, neg: neg, kind: k, l: ls, r: rs}), nil
+}
+
+// maxLinearIn is the longest literal list Eval scans; a longer one is
+// looked up in a set.
+const maxLinearIn = 8
+
+// prepare readies c for Eval: the literals searched for with ~ lowered
+// once, here, rather than at every comparison; a long literal list made a
+// set.
+func prepare(c *cCmp) *cCmp {
+	if c.r == nil || !c.r.isLiteral() {
+		return c
+	}
+	switch {
+	case c.op == opLike:
+		c.fold = make([]any, len(c.r.vals))
+		for i, v := range c.r.vals {
+			c.fold[i] = asciiLower(v.(string))
+		}
+	case c.op == opEq && len(c.r.vals) > maxLinearIn:
+		c.set = make(map[any]struct{}, len(c.r.vals))
+		for _, v := range c.r.vals {
+			c.set[v] = struct{}{}
+		}
+	}
+	return c
 }
 
 // unify finds the kind both sides are compared as.
@@ -290,7 +318,9 @@ func (c *checker) convert(s *side, o operand, k Kind) error {
 			s.vals = append(s.vals, l.b)
 		case litString:
 			if k != KindDate {
-				s.vals = append(s.vals, l.s)
+				// Records hold text in NFC (the schema's Encode
+				// normalises it): so do the literals compared with it.
+				s.vals = append(s.vals, norm.NFC.String(l.s))
 				continue
 			}
 			d, ok := parseDate(l.s)

@@ -133,11 +133,13 @@ func newDataset() *dataset {
 }
 
 // record is a row as Eval reads it, following relations through the
-// dataset.
+// dataset. With a viewer, related rows the viewer may not see are missing.
 type record struct {
 	ds         *dataset
 	collection string
 	row        row
+	view       *viewer
+	depth      int // relation hops from the row filtered
 }
 
 func (r record) Value(path []string) (any, bool) {
@@ -152,7 +154,11 @@ func (r record) Value(path []string) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		return record{ds: r.ds, collection: f.Target, row: target}.Value(path[1:])
+		rel := record{ds: r.ds, collection: f.Target, row: target, view: r.view, depth: r.depth + 1}
+		if !r.view.sees(rel) {
+			return nil, false
+		}
+		return rel.Value(path[1:])
 	}
 	if !f.Multi {
 		return next(v)
@@ -316,9 +322,15 @@ func selectIDs(t testing.TB, db *store.DB, cond string, args []any) ([]string, e
 // evalIDs returns the ids of the posts Eval keeps.
 func (ds *dataset) evalIDs(t testing.TB, n expr.Node, auth expr.Auth) []string {
 	t.Helper()
+	return ds.evalIDsWith(t, n, auth, nil)
+}
+
+// evalIDsWith is evalIDs reading related rows through view.
+func (ds *dataset) evalIDsWith(t testing.TB, n expr.Node, auth expr.Auth, view *viewer) []string {
+	t.Helper()
 	var ids []string
 	for _, p := range ds.posts {
-		ok, err := expr.EvalAt(n, record{ds: ds, collection: "posts", row: p}, auth, testNow)
+		ok, err := expr.EvalAt(n, record{ds: ds, collection: "posts", row: p, view: view}, auth, testNow)
 		if err != nil {
 			t.Fatalf("Eval(%s): %v", n, err)
 		}

@@ -42,6 +42,8 @@
 // only: SQLite's LIKE folds no other letters, so PostgreSQL's ILIKE runs
 // under the "C" collation and Eval folds the same way ("É" ~ "é" is false).
 // Text order is byte order (SQLite's default, COLLATE "C" on PostgreSQL).
+// Text literals are compared in Unicode NFC, the form records hold text
+// in, so "cafe\u0301" finds "café".
 //
 // @request.auth.* and @now are constants when SQL is built: a comparison
 // of constants is decided then (with Eval's code) and the and/or around it
@@ -59,4 +61,25 @@
 // index can serve it. Negations are pushed down to the comparisons, each
 // spelled so that SQL's NULL cannot turn a true into an unknown (IS NOT /
 // IS DISTINCT FROM, or "x IS NULL OR NOT …").
+//
+// # Access through relations
+//
+// A Schema that implements Guarded also says which records of each
+// collection the caller may view. SQL then requires, in every relation
+// subquery over a collection T, T's view rule for the caller, compiled
+// over that related row (rules following relations are guarded in turn,
+// all hops of the filter and of the rules sharing one MaxHops budget); a
+// collection the caller may not view at all makes the hop match nothing.
+// A related record the caller may not view thus counts as missing, which
+// is what Eval sees when its caller loads related records with the
+// caller's access. Without Guarded, relations read every related record:
+// for trusted callers only.
+//
+// # Cost
+//
+// Eval lowers the literals searched for with ~ once, in Check, and
+// searches record values without copying them; a literal list of more
+// than 8 values becomes a set. Cost counts the comparisons of an
+// expression (each in-list item as one), for callers that cap what a
+// realtime filter may cost.
 package expr

@@ -75,14 +75,26 @@ func (e env) node(n cnode, rec Record) bool {
 func (e env) cmp(c *cCmp, rec Record) bool {
 	l := e.values(c.l, c.kind, rec)
 	var r []any
-	if c.op != opNull {
-		rk := c.kind
-		if rk == KindJSON {
-			rk = KindText // json ~ text
-		}
-		r = e.values(c.r, rk, rec)
+	switch {
+	case c.op == opNull:
+	case c.set != nil:
+		return inSet(l, c.set) != c.neg
+	case c.fold != nil:
+		r = c.fold
+	default:
+		r = e.values(c.r, textIfJSON(c.kind), rec)
 	}
 	return test(c.op, c.kind, l, r) != c.neg
+}
+
+// inSet reports whether some value of l is in set.
+func inSet(l []any, set map[any]struct{}) bool {
+	for _, a := range l {
+		if _, ok := set[a]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // values lists the non-null values a side stands for.

@@ -25,10 +25,15 @@ func fuzzSeeds() []string {
 // FuzzParse: no panic; what parses renders as a string that parses to the
 // same rendering; the SQL of what checks is made only of the compiler's
 // own words, schema identifiers and placeholders — so no value of the
-// expression can be in it — with one argument per placeholder.
+// expression can be in it — with one argument per placeholder, with view
+// rules on relations (a Guarded schema) or without.
 func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
+	}
+	schemas := []expr.Schema{schema}
+	for _, rule := range userRules {
+		schemas = append(schemas, newGuarded(f, rule))
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		n, err := expr.Parse(src)
@@ -48,12 +53,14 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 			for _, name := range authNames {
-				sql, args, err := expr.SQLAt(n, schema, "posts", d, auths[name], 1, testNow)
-				if err != nil {
-					t.Fatalf("SQL(%q) on %s: %v", s, d, err)
-				}
-				if err := sqlVocabulary(sql, len(args)); err != nil {
-					t.Fatalf("SQL(%q) on %s = %s: %v", s, d, sql, err)
+				for i, sch := range schemas {
+					sql, args, err := expr.SQLAt(n, sch, "posts", d, auths[name], 1, testNow)
+					if err != nil {
+						t.Fatalf("SQL(%q) on %s, schema %d: %v", s, d, i, err)
+					}
+					if err := sqlVocabulary(sql, len(args)); err != nil {
+						t.Fatalf("SQL(%q) on %s, schema %d = %s: %v", s, d, i, sql, err)
+					}
 				}
 			}
 			if _, err := expr.EvalAt(n, nil, nil, testNow); err != nil {

@@ -33,6 +33,10 @@ type cCmp struct {
 	neg  bool
 	kind Kind // kind of the values compared (KindJSON: the json side of ~ or a null test)
 	l, r *side
+
+	// Prepared by Check for Eval (SQL reads r.vals):
+	fold []any            // ~ with literals on the right: those, ASCII letters lowered
+	set  map[any]struct{} // = / in with a literal list of more than maxLinearIn values: those
 }
 
 func (*cLogic) isCnode() {}
@@ -65,6 +69,9 @@ type side struct {
 
 // isConst reports whether the side is known without reading a record.
 func (s *side) isConst() bool { return s.field == nil }
+
+// isLiteral reports whether the side is literal values (or null).
+func (s *side) isLiteral() bool { return s.field == nil && s.auth == "" && !s.now }
 
 // cField is a field path resolved hop by hop.
 type cField struct {

@@ -37,8 +37,12 @@ func SQLAt(n Node, s Schema, collection string, d store.Dialect, auth Auth, next
 	if err != nil {
 		return "", nil, err
 	}
-	g := &gen{pg: d == store.Postgres, env: newEnv(auth, now)}
+	g := &gen{pg: d == store.Postgres, env: newEnv(auth, now), s: s, base: `"t"`}
+	g.guard, _ = s.(Guarded)
 	f := g.node(p.root, false)
+	if g.err != nil {
+		return "", nil, g.err
+	}
 	return f.finish(next)
 }
 
@@ -47,6 +51,20 @@ type gen struct {
 	pg      bool
 	env     env
 	aliases map[byte]int // per prefix: r (related rows), e (array elements), j (json nodes)
+
+	s     Schema
+	guard Guarded // s, when it guards relations; else nil
+	base  string  // the alias of the row the expression being compiled reads: "t", or a related row's inside its view rule
+	depth int     // relation hops from "t" to base
+	cmps  int     // comparisons compiled, those of view rules included
+	err   error   // the first error met (a view rule that does not check, too many comparisons)
+}
+
+// fail records err, unless an error is recorded already.
+func (g *gen) fail(err error) {
+	if g.err == nil {
+		g.err = err
+	}
 }
 
 // alias returns a fresh table alias with prefix c, quoted.
@@ -177,6 +195,10 @@ func (p pred) negate() frag {
 
 // cmp compiles a comparison.
 func (g *gen) cmp(c *cCmp, neg bool) frag {
+	if g.cmps++; g.cmps > maxCompiledComparisons {
+		g.fail(errTooComplex)
+		return fFalse
+	}
 	if c.l.isConst() && (c.op == opNull || c.r.isConst()) {
 		return constFrag(g.env.cmp(c, nil) != neg)
 	}
@@ -202,6 +224,15 @@ func (g *gen) nullTest(c *cCmp) pred {
 		not := frag{sql: b.elem + " IS NOT NULL"}
 		return pred{frag: frag{sql: b.elem + " IS NULL"}, negated: &not}
 	}
-	has := frag{sql: b.wrap(b.elem + " IS NOT NULL")}
-	return pred{frag: frag{sql: "NOT " + has.sql}, negated: &has}
+	has := b.wrap(frag{sql: b.elem + " IS NOT NULL"})
+	if has.k != 0 { // no related row can be seen: no value
+		return constPred(has.k < 0)
+	}
+	return pred{frag: frag{sql: "NOT " + has.sql, args: has.args}, negated: &has}
+}
+
+// constPred is a comparison decided while compiling.
+func constPred(b bool) pred {
+	not := constFrag(!b)
+	return pred{frag: constFrag(b), negated: &not}
 }

@@ -7,26 +7,34 @@ import "strings"
 // relation followed and one for a multi field at the end).
 type binding struct {
 	elem  string
-	wraps []func(inner string) string // outermost first
-	top   bool                        // a column of "t" itself: elem may be NULL
+	wraps []func(inner frag) frag // outermost first
+	top   bool                    // a column of the row read itself: elem may be NULL
 }
 
-// wrap puts cond, a condition on elem, inside the subqueries.
-func (b binding) wrap(cond string) string {
+// wrap puts cond, a condition on elem, inside the subqueries. The result
+// is FALSE (k -1) when a relation on the path leads to no row the caller
+// may see.
+func (b binding) wrap(cond frag) frag {
 	for i := len(b.wraps) - 1; i >= 0; i-- {
 		cond = b.wraps[i](cond)
 	}
 	return cond
 }
 
-// bind makes a binding for f, allocating its aliases.
+// bind makes a binding for f, read from the row g.base, allocating its
+// aliases.
 //
 //	author.name   EXISTS (SELECT 1 FROM "c_users" AS "r1" WHERE "r1"."id" = "t"."author" AND <cond on "r1"."name">)
 //	editors.name  EXISTS (SELECT 1 FROM json_each("t"."editors") AS "e1" JOIN "c_users" AS "r1" ON "r1"."id" = "e1"."value" WHERE …)
 //	tags          EXISTS (SELECT 1 FROM json_each("t"."tags") AS "e1" WHERE <cond on "e1"."value">)
+//
+// With a Guarded schema, the view rule of each related collection joins
+// the condition of its subquery (see viewRule):
+//
+//	author.name   EXISTS (SELECT 1 FROM "c_users" AS "r1" WHERE "r1"."id" = "t"."author" AND <rule over "r1"> AND <cond>)
 func (g *gen) bind(f *cField) binding {
 	var b binding
-	owner := `"t"`
+	owner := g.base
 	for i, h := range f.hops {
 		col := owner + "." + quoteIdent(h.Column)
 		if i == len(f.hops)-1 {
@@ -34,8 +42,8 @@ func (g *gen) bind(f *cField) binding {
 			if h.Multi {
 				each, elem := g.each(col)
 				b.elem = elem
-				b.wraps = append(b.wraps, func(in string) string {
-					return "EXISTS (SELECT 1 FROM " + each + " WHERE " + in + ")"
+				b.wraps = append(b.wraps, func(in frag) frag {
+					return exists(each, "", in)
 				})
 			}
 			break
@@ -43,20 +51,51 @@ func (g *gen) bind(f *cField) binding {
 		r := g.alias('r')
 		from := quoteIdent(h.table) + " AS " + r
 		id := r + "." + quoteIdent(h.idCol)
+		rule := g.viewRule(h.Target, r, g.depth+i+1)
 		if h.Multi {
 			each, elem := g.each(col)
-			b.wraps = append(b.wraps, func(in string) string {
-				return "EXISTS (SELECT 1 FROM " + each + " JOIN " + from + " ON " + id + " = " + elem + " WHERE " + in + ")"
+			b.wraps = append(b.wraps, func(in frag) frag {
+				return exists(each+" JOIN "+from+" ON "+id+" = "+elem, "", and(rule, in))
 			})
 		} else {
-			b.wraps = append(b.wraps, func(in string) string {
-				return "EXISTS (SELECT 1 FROM " + from + " WHERE " + id + " = " + col + " AND " + in + ")"
+			b.wraps = append(b.wraps, func(in frag) frag {
+				return exists(from, id+" = "+col, and(rule, in))
 			})
 		}
 		owner = r
 	}
 	b.top = len(b.wraps) == 0
 	return b
+}
+
+// exists is EXISTS (SELECT 1 FROM from WHERE on AND cond), FALSE when cond
+// is.
+func exists(from, on string, cond frag) frag {
+	if cond.k < 0 {
+		return fFalse
+	}
+	where := cond.sql
+	switch {
+	case cond.k > 0 && on != "":
+		where = on
+	case on != "":
+		where = on + " AND " + cond.sql
+	}
+	return frag{sql: "EXISTS (SELECT 1 FROM " + from + " WHERE " + where + ")", args: cond.args}
+}
+
+// and is a AND b, folded when either is constant; unlike combine it adds
+// no parentheses (a subquery's WHERE needs none).
+func and(a, b frag) frag {
+	switch {
+	case a.k < 0 || b.k < 0:
+		return fFalse
+	case a.k > 0:
+		return b
+	case b.k > 0:
+		return a
+	}
+	return frag{sql: a.sql + " AND " + b.sql, args: append(append([]any(nil), a.args...), b.args...)}
 }
 
 // each is the table function listing the elements of a JSON array column,

@@ -49,7 +49,9 @@ func (g *gen) compare(c *cCmp) (pred, bool) {
 		if o.b == nil {
 			continue
 		}
-		p.sql = o.b.wrap(p.sql)
+		if p.frag = o.b.wrap(p.frag); p.k < 0 {
+			return pred{}, false // no related row can be seen: no value
+		}
 		if o.b.top && c.kind != KindJSON {
 			p.nullable = append([]string{o.b.elem}, p.nullable...)
 		}

@@ -65,28 +65,6 @@ func compare(op cop, k Kind, a, b any) bool {
 	return false
 }
 
-// containsFold reports whether s contains sub, folding ASCII letters only:
-// SQLite's LIKE folds no other letters, and PostgreSQL's ILIKE is run
-// under the "C" collation so that it folds the same way.
-func containsFold(s, sub string) bool {
-	return strings.Contains(asciiLower(s), asciiLower(sub))
-}
-
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
 // jsonContains reports whether some string inside the json value v (at
 // any depth; object keys excluded) contains sub.
 func jsonContains(v any, sub string) bool {

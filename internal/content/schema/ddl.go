@@ -109,7 +109,7 @@ func createTable(c *Collection, d store.Dialect) string {
 		// The primary key's index is named p_<collection>: the default,
 		// c_<collection>_pkey, is a name collection "<collection>_pkey"
 		// would want for its table.
-		b.WriteString(`"id" TEXT CONSTRAINT ` + quote("p_"+c.Name) + ` PRIMARY KEY, "created" TIMESTAMPTZ NOT NULL, "updated" TIMESTAMPTZ NOT NULL, "version" BIGINT NOT NULL`)
+		b.WriteString(`"id" ` + textType(d) + ` CONSTRAINT ` + quote("p_"+c.Name) + ` PRIMARY KEY, "created" TIMESTAMPTZ NOT NULL, "updated" TIMESTAMPTZ NOT NULL, "version" BIGINT NOT NULL`)
 	} else {
 		b.WriteString(quote(RowIDColumn) + ` INTEGER PRIMARY KEY, "id" TEXT NOT NULL UNIQUE, "created" TEXT NOT NULL, "updated" TEXT NOT NULL, "version" INTEGER NOT NULL`)
 	}

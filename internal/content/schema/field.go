@@ -53,6 +53,7 @@ const (
 	DefaultTextMax   = 100_000   // characters of a text value when the field sets no max
 	MaxListLength    = 1000      // elements of a multi value
 	MaxJSONBytes     = 64 << 10  // encoded size of a json value
+	MaxJSONDepth     = 64        // nesting of arrays and objects in a json value
 	MaxRuleLength    = 4096
 	MaxPatternLength = 1000
 	MaxEmailLength   = 254
@@ -145,6 +146,17 @@ func columnType(f *Field, d store.Dialect) string {
 			return "TIMESTAMPTZ"
 		}
 		return "TEXT"
+	}
+	return textType(d)
+}
+
+// textType is the type of text columns: on PostgreSQL with the "C"
+// collation, whatever the database's, so that text sorts in byte order as
+// in SQLite and so that filters, which compare text under "C", can use
+// the column's indexes.
+func textType(d store.Dialect) string {
+	if d == store.Postgres {
+		return `TEXT COLLATE "C"`
 	}
 	return "TEXT"
 }

@@ -2,6 +2,10 @@ package schema
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/bamhq/bam/internal/store"
 )
@@ -14,9 +18,54 @@ import (
 //   - PostgreSQL: a stored generated tsvector column _search ('simple'
 //     configuration: no stemming nor stop words, as in SQLite) with a GIN
 //     index, ranked with ts_rank.
+//
+// Both split text into the same words (searchText): FTS5's unicode61
+// makes a word of each run of letters and digits, folding case and the
+// diacritics of Latin letters ("Crème" is "creme"). PostgreSQL's parser
+// would instead keep emails, URLs, hosts, paths and decimals whole and
+// keep diacritics, so its column is computed from the text with
+// diacritics after ASCII letters removed (normalize to NFD, drop the
+// combining marks U+0300-U+036F that follow an ASCII letter, back to NFC)
+// and ASCII punctuation made spaces; its parser then splits at what
+// remains (spaces, and other punctuation in a database whose locale is not
+// C). Search terms are folded the same way in Go (foldDiacritics). This
+// needs no extension (unaccent may not be installable, and is not
+// immutable), only PostgreSQL 13's normalize and a UTF-8 database; it
+// about doubles the cost of indexing a text. The differences left are
+// listed at CompileSearch.
 
 // ftsTokenizer folds case and diacritics ("Café" finds "cafe").
 const ftsTokenizer = "unicode61 remove_diacritics 2"
+
+// searchText is the PostgreSQL expression turning the text expression x
+// into the words to index (see above). The collations are explicit so
+// that what a class means does not depend on the column's or the
+// database's: under "C", [:punct:] is ASCII punctuation and A-Z ASCII.
+func searchText(x string) string {
+	nfd := "normalize(" + x + ", NFD) COLLATE \"C\""
+	plain := "normalize(regexp_replace(" + nfd + `, E'([A-Za-z])[\\u0300-\\u036f]+', E'\\1', 'g'), NFC) COLLATE "C"`
+	return "regexp_replace(" + plain + ", '[[:punct:]]+', ' ', 'g')"
+}
+
+// foldDiacritics folds a search term as searchText folds text: the
+// combining marks U+0300-U+036F following an ASCII letter are removed,
+// the rest kept (in NFC).
+func foldDiacritics(s string) string {
+	d := norm.NFD.String(s)
+	var b strings.Builder
+	afterASCIILetter := false
+	for _, r := range d {
+		isMark := r >= 0x300 && r <= 0x36f
+		if isMark && afterASCIILetter {
+			continue
+		}
+		if !isMark {
+			afterASCIILetter = r < utf8.RuneSelf && unicode.IsLetter(r)
+		}
+		b.WriteRune(r)
+	}
+	return norm.NFC.String(b.String())
+}
 
 // triggerNames are the SQLite triggers keeping c_N_fts in step. Their
 // prefix t_ keeps them apart from tables (c_) and indexes (i_).
@@ -39,9 +88,10 @@ func createSearch(c *Collection, d store.Dialect) []string {
 		for i, f := range fields {
 			parts[i] = "coalesce(" + quote(f) + ", '')"
 		}
+		text := searchText(strings.Join(parts, " || ' ' || "))
 		return []string{
 			"ALTER TABLE " + table + " ADD COLUMN " + quote(SearchColumn) +
-				" tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, " + strings.Join(parts, " || ' ' || ") + ")) STORED",
+				" tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, " + text + ")) STORED",
 			"CREATE INDEX " + quote(searchIndexName(c.Name)) + " ON " + table + " USING GIN (" + quote(SearchColumn) + ")",
 		}
 	}

@@ -15,6 +15,11 @@ func encodeJSON(v any) (any, problem) {
 	if len(b) > MaxJSONBytes {
 		return nil, bad("too_large", "must be at most %d bytes of JSON", MaxJSONBytes)
 	}
+	if jsonDepth(b) > MaxJSONDepth {
+		// SQLite's JSON functions refuse values nested more than 1000
+		// deep, and then every ~ filter on the collection would fail.
+		return nil, bad("too_deep", "must nest arrays and objects at most %d deep", MaxJSONDepth)
+	}
 	// PostgreSQL's jsonb refuses \u0000 in strings; `\\u0000` (an escaped
 	// backslash) is fine, hence the check of decoded strings.
 	if strings.Contains(string(b), `\u0000`) {
@@ -44,4 +49,27 @@ func hasNUL(v any) bool {
 		}
 	}
 	return false
+}
+
+// jsonDepth is how deep arrays and objects nest in the JSON text b (0 for
+// a scalar).
+func jsonDepth(b []byte) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString && c == '\\':
+			i++ // the escaped byte
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }

@@ -124,8 +124,18 @@ func exec(ctx context.Context, tx *store.Tx, stmts []string) error {
 // Create validates c, creates its table, indexes and search index in tx,
 // and records it; the registry sees it once tx commits. Field ids are
 // assigned here. Errors: content.validation_failed,
-// content.collection_exists.
+// content.collection_exists, content.conflict when a lock stays taken
+// (see LockTimeout).
 func (r *Registry) Create(ctx context.Context, tx *store.Tx, c Collection) (*Collection, error) {
+	var out *Collection
+	err := boundedLocks(ctx, tx, c.Name, func() (err error) {
+		out, err = r.create(ctx, tx, c)
+		return err
+	})
+	return out, err
+}
+
+func (r *Registry) create(ctx context.Context, tx *store.Tx, c Collection) (*Collection, error) {
 	snap, err := r.begin(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -164,8 +174,18 @@ func (r *Registry) Create(ctx context.Context, tx *store.Tx, c Collection) (*Col
 // renamed, data kept). c.Name must be name (or empty); a c.Version other
 // than 0 must be the current version. The version goes up by one.
 // Errors: content.not_found, content.validation_failed (including changes
-// the data does not allow), content.precondition_failed.
+// the data does not allow), content.precondition_failed, content.conflict
+// when the table stays locked (see LockTimeout).
 func (r *Registry) Update(ctx context.Context, tx *store.Tx, name string, c Collection) (*Collection, error) {
+	var out *Collection
+	err := boundedLocks(ctx, tx, name, func() (err error) {
+		out, err = r.update(ctx, tx, name, c)
+		return err
+	})
+	return out, err
+}
+
+func (r *Registry) update(ctx context.Context, tx *store.Tx, name string, c Collection) (*Collection, error) {
 	snap, err := r.begin(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -218,8 +238,12 @@ func (r *Registry) Update(ctx context.Context, tx *store.Tx, name string, c Coll
 
 // Delete drops collection name and its table in tx. Errors:
 // content.not_found, content.conflict while another collection has a
-// relation to it.
+// relation to it or when the table stays locked (see LockTimeout).
 func (r *Registry) Delete(ctx context.Context, tx *store.Tx, name string) error {
+	return boundedLocks(ctx, tx, name, func() error { return r.delete(ctx, tx, name) })
+}
+
+func (r *Registry) delete(ctx context.Context, tx *store.Tx, name string) error {
 	snap, err := r.begin(ctx, tx)
 	if err != nil {
 		return err

@@ -8,7 +8,8 @@
 // id, created, updated, version, then one column per field, named after
 // it (ValidName: [a-z][a-z0-9_]*, not a system field, not an SQL keyword
 // either dialect reserves, so a name is safe in SQL quoted or not). Types
-// per dialect are in columnType; multi and json fields hold JSON. Absent
+// per dialect are in columnType; multi and json fields hold JSON; text
+// columns on PostgreSQL have the "C" collation (byte order, as SQLite). Absent
 // values, empty strings and empty lists are NULL. SQLite tables are STRICT
 // and also have the internal INTEGER PRIMARY KEY RowIDColumn; PostgreSQL
 // tables of searchable collections have the internal SearchColumn. Select
@@ -16,8 +17,14 @@
 //
 // The Registry keeps the definitions in the catalogue table
 // content_collections (Migrations), changes tables in the caller's
-// transaction, and publishes immutable Snapshots to lock-free readers when
-// that transaction commits.
+// transaction (on PostgreSQL waiting at most LockTimeout for a lock), and
+// publishes immutable Snapshots to lock-free readers when that
+// transaction commits. Both implement expr.Schema for every caller alike;
+// GuardedBy wraps one with what a caller may view, so that the caller's
+// filters read through relations only records it may view.
+//
+// Text values are stored in Unicode NFC. Full-text search splits text
+// into the same words on both dialects (CompileSearch).
 package schema
 
 // Type is a field type.

@@ -2,9 +2,12 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/store"
@@ -14,12 +17,17 @@ import (
 const (
 	MaxSearchLength = 1000 // bytes
 	MaxSearchTerms  = 32
+	// MinPrefixLength is the length, in characters, from which the last
+	// term of a query also finds the words it begins: a shorter one
+	// would expand to a large part of the index.
+	MinPrefixLength = 3
 )
 
 // SearchTerms splits a full-text query into its terms the way both
-// dialects' indexes split text: runs of letters, digits and marks,
-// lower-cased. It reports a validation error (field "search") for a query
-// with no term, or one too long.
+// dialects' indexes split text: runs of letters, digits and marks, in
+// NFC, lower-cased; a run without a letter or digit is no term. It
+// reports a validation error (field "search") for a query with no term,
+// or one too long.
 func SearchTerms(query string) ([]string, error) {
 	if len(query) > MaxSearchLength {
 		return nil, fieldError("invalid search", "search", "too_long", "at most %d bytes", MaxSearchLength)
@@ -27,8 +35,11 @@ func SearchTerms(query string) ([]string, error) {
 	if !utf8.ValidString(query) {
 		return nil, fieldError("invalid search", "search", "invalid", "not valid UTF-8")
 	}
-	terms := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
+	terms := strings.FieldsFunc(strings.ToLower(norm.NFC.String(query)), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	})
+	terms = slices.DeleteFunc(terms, func(t string) bool {
+		return !strings.ContainsFunc(t, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
 	})
 	if len(terms) == 0 {
 		return nil, fieldError("invalid search", "search", "required", "has no words to search for")
@@ -61,9 +72,20 @@ type Search struct {
 
 // CompileSearch compiles query over c for dialect d, numbering its
 // placeholder $next. Every term of query must match (AND); the last one
-// also as a prefix ("pos" finds "postgres"), so that search-as-you-type
-// works. The query text never enters the SQL: its terms are quoted for
-// the full-text syntax (FTS5 MATCH, PostgreSQL to_tsquery) and bound.
+// also as a prefix when it has MinPrefixLength characters or more ("pos"
+// finds "postgres", "po" only "po"), so that search-as-you-type works.
+//
+// Words are runs of letters and digits, case and the diacritics of Latin
+// letters folded ("Crème" is "creme"), on both dialects: an email, a URL,
+// a host or a decimal is several words, found by any of them. Differences
+// left between the dialects: symbols such as emoji and numbers that are
+// not decimal digits (², ½) are words in SQLite and separators in
+// PostgreSQL; SQLite folds the diacritics of fewer, rare Latin letters
+// (ǡ); and a PostgreSQL database with the C locale folds only ASCII case
+// and splits words at no non-ASCII punctuation.
+//
+// The query text never enters the SQL: its terms are quoted for the
+// full-text syntax (FTS5 MATCH, PostgreSQL to_tsquery) and bound.
 // Errors: content.invalid_search when c has no searchable field; a
 // validation error (field "search") for a query without words.
 func CompileSearch(c *Collection, d store.Dialect, query string, next int) (Search, error) {
@@ -122,23 +144,34 @@ func SearchSQL(c *Collection, d store.Dialect, query string, next int) (cond, ra
 
 // ftsQuery writes terms as an FTS5 query: each a quoted string (so that
 // AND, OR, NOT, NEAR, column filters and operators are plain words), all
-// required, the last a prefix.
+// required, the last a prefix if long enough. FTS5 folds diacritics of
+// the terms itself, as it does of the text.
 func ftsQuery(terms []string) string {
 	q := make([]string, len(terms))
 	for i, t := range terms {
 		q[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
 	}
-	q[len(q)-1] += "*"
+	if isPrefix(terms[len(terms)-1]) {
+		q[len(q)-1] += "*"
+	}
 	return strings.Join(q, " AND ")
 }
 
-// tsQuery writes terms as a PostgreSQL tsquery: each a quoted lexeme, all
-// required (&), the last a prefix (:*).
+// tsQuery writes terms as a PostgreSQL tsquery: each a quoted lexeme with
+// diacritics folded as the search column folds them, all required (&),
+// the last a prefix (:*) if long enough.
 func tsQuery(terms []string) string {
 	q := make([]string, len(terms))
 	for i, t := range terms {
+		t = foldDiacritics(t)
 		q[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(t, `\`, `\\`), "'", "''") + "'"
 	}
-	q[len(q)-1] += ":*"
+	if isPrefix(terms[len(terms)-1]) {
+		q[len(q)-1] += ":*"
+	}
 	return strings.Join(q, " & ")
 }
+
+// isPrefix reports whether the last term of a query is long enough to be
+// searched as a prefix.
+func isPrefix(term string) bool { return utf8.RuneCountInString(term) >= MinPrefixLength }

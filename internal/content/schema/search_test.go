@@ -140,7 +140,7 @@ func TestSearchScales(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := e.ordered("SELECT t.id FROM c_docs t "+s.Join+" ORDER BY "+s.Rank+" DESC, t.id LIMIT 3", s.Args...)
-	if took := time.Since(start); took > 3*time.Second {
+	if took := time.Since(start); took > 30*time.Second { // minutes when quadratic; up to 10 s seen under -race on a loaded machine
 		t.Errorf("ranking %d matches took %v", n, took)
 	}
 	if len(ids) != 3 || ids[0] != "00004" { // most occurrences, shortest id among them

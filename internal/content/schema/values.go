@@ -11,6 +11,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/bamhq/bam/internal/store"
 )
 
@@ -21,8 +23,9 @@ import (
 // collection's owner fields on Create.
 //
 // Input values are as encoding/json decodes them (json.Number and Go
-// integers are accepted too). An empty string or list is null. What a
-// field accepts:
+// integers are accepted too). An empty string or list is null. Text,
+// email, url and select values are stored in Unicode NFC. What a field
+// accepts:
 //
 //   - text: a string of min..max characters (max defaults to
 //     DefaultTextMax), matching pattern in whole if set; no NUL.
@@ -194,6 +197,12 @@ func (f *Field) encodeOne(v any, d store.Dialect) (any, problem) {
 	if strings.ContainsRune(s, 0) {
 		return nil, bad("invalid", "must not contain NUL characters")
 	}
+	if f.Type == Text || f.Type == Email || f.Type == URL || f.Type == Select {
+		// One spelling per text, so that = and unique compare what a
+		// reader sees (filter literals are NFC too); references
+		// (relation, file, owner) are kept as they are.
+		s = norm.NFC.String(s)
+	}
 	switch f.Type {
 	case Text:
 		return s, f.checkText(s)
@@ -223,9 +232,11 @@ func (f *Field) encodeOne(v any, d store.Dialect) (any, problem) {
 	return s, problem{}
 }
 
+// containsString reports whether s, in NFC, is one of list (compared in
+// NFC too).
 func containsString(list []string, s string) bool {
 	for _, v := range list {
-		if v == s {
+		if v == s || norm.NFC.String(v) == s {
 			return true
 		}
 	}

@@ -59,6 +59,9 @@ func TestEncodeRejects(t *testing.T) {
 		{"multi null element", map[string]any{"files": []any{"a", nil}}, schema.Patch, map[string]string{"files[1]": "must not be null"}},
 		{"multi too many", map[string]any{"tags": []any{"go", "sql", "web"}}, schema.Patch, map[string]string{"tags": "at most 2 elements"}},
 		{"json too large", map[string]any{"meta": strings.Repeat("x", schema.MaxJSONBytes)}, schema.Patch, map[string]string{"meta": "at most 65536 bytes"}},
+		{"json too deep", map[string]any{"meta": nested(schema.MaxJSONDepth + 1)}, schema.Patch, map[string]string{"meta": "at most 64 deep"}},
+		{"json too deep, objects", map[string]any{"meta": map[string]any{"a": []any{nested(schema.MaxJSONDepth - 1)}}}, schema.Patch,
+			map[string]string{"meta": "at most 64 deep"}},
 		{"json with NUL", map[string]any{"meta": map[string]any{"a": "\x00"}}, schema.Patch, map[string]string{"meta": "NUL"}},
 		{"relation not a string", map[string]any{"parent": 5.0}, schema.Patch, map[string]string{"parent": "must be a string"}},
 		{"owner in input", map[string]any{"author": "u9"}, schema.Patch, map[string]string{"author": "set by the server"}},
@@ -220,5 +223,38 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	if got := c.Columns(); !slices.Equal(got[:4], schema.SystemFields) || len(got) != 4+len(c.Fields) || got[4] != "title" {
 		t.Errorf("Columns = %v", got)
+	}
+}
+
+// TestEncodeNFC: text is stored in one spelling, so that equality (and
+// unique) compares what a reader sees.
+func TestEncodeNFC(t *testing.T) {
+	t.Parallel()
+	c := schema.Collection{Name: "n", Fields: []schema.Field{
+		{Name: "title", Type: schema.Text, Max: ptr(4.0)},
+		{Name: "mood", Type: schema.Select, Values: []string{"café", "nai\u0308ve"}},
+		{Name: "moods", Type: schema.Select, Multi: true, Values: []string{"café", "thé"}},
+		{Name: "email", Type: schema.Email},
+		{Name: "ref", Type: schema.Relation, Collection: "n"},
+	}}
+	if err := c.Validate(nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	cols, err := c.Encode(map[string]any{
+		"title": "cafe\u0301", // 5 code points, 4 characters in NFC
+		"mood":  "naïve",      // declared decomposed, given composed
+		"moods": []any{"cafe\u0301", "café", "the\u0301"},
+		"email": "jose\u0301@example.com",
+		"ref":   "cafe\u0301",
+	}, schema.Create, "", store.Postgres)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	want := map[string]any{"title": "café", "mood": "naïve", "moods": `["café","thé"]`, "email": "josé@example.com", "ref": "cafe\u0301"}
+	if !reflect.DeepEqual(cols, want) {
+		t.Errorf("Encode = %q, want %q", cols, want)
+	}
+	if _, err := c.Encode(map[string]any{"mood": "nai\u0308ve"}, schema.Patch, "", store.SQLite); err != nil {
+		t.Errorf("a select value as declared: %v", err)
 	}
 }

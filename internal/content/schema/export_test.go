@@ -1,0 +1,7 @@
+package schema
+
+// Internals the tests of package schema_test check directly.
+var (
+	SearchText     = searchText
+	FoldDiacritics = foldDiacritics
+)
