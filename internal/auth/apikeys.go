@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
@@ -177,7 +178,33 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *authn.Principal, id strin
 
 // VerifyAPIKey checks a key: known, not revoked, not expired, its owner
 // still there. The permissions are the key's that the owner still holds.
+//
+// Refused keys count against the caller's IP, which is blocked, with
+// backoff, after ipAllowance of them. A trusted proxy asking for itself
+// (the gateway's edge auth, with no X-Forwarded-For) is not counted: it
+// asks for many clients at once, and limits them by IP itself; one that
+// names its client (authn.WithClientIP) has that client counted.
 func (s *Service) VerifyAPIKey(ctx context.Context, key string) (APIKeyCheck, error) {
+	ipKey := ""
+	if ip := clientFrom(ctx).IP; !s.isTrustedProxy(ip) {
+		ipKey = throttle.IPKey(throttle.APIKey, ip)
+	}
+	if retry, err := s.perIP.Check(ctx, ipKey); err != nil {
+		return APIKeyCheck{}, err
+	} else if retry > 0 {
+		return APIKeyCheck{}, tooManyAttempts(retry)
+	}
+	check, err := s.verifyAPIKey(ctx, key)
+	if err == errAPIKeyInvalid {
+		if ferr := s.perIP.Fail(ctx, ipKey); ferr != nil {
+			return APIKeyCheck{}, ferr
+		}
+	}
+	return check, err
+}
+
+// verifyAPIKey is VerifyAPIKey without the throttle.
+func (s *Service) verifyAPIKey(ctx context.Context, key string) (APIKeyCheck, error) {
 	if !authn.IsAPIKey(key) || len(key) > 512 {
 		return APIKeyCheck{}, errAPIKeyInvalid
 	}
@@ -265,6 +292,7 @@ func (s *Service) handleVerifyAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	check, err := s.VerifyAPIKey(r.Context(), req.Key)
 	if err != nil {
+		retryAfterHeader(w, err)
 		httpx.WriteError(w, r, err)
 		return
 	}

@@ -2,9 +2,10 @@ package auth
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"strings"
+	"net/netip"
+
+	"github.com/bamhq/bam/internal/httpx"
 )
 
 // client is where a request came from, for sessions, audit and throttling.
@@ -24,21 +25,30 @@ func clientFrom(ctx context.Context) client {
 	return c
 }
 
-// clientOf reads the caller's address. X-Forwarded-For is trusted only in
-// the form the gateway writes it (it drops what clients send), so the last
-// hop the gateway appended is the client.
-func clientOf(r *http.Request) client {
-	ip := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
-	}
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		parts := strings.Split(xff, ",")
-		ip = strings.TrimSpace(parts[len(parts)-1])
-	}
+// clientOf reads the caller's address: the TCP peer, or, when the peer is
+// a trusted proxy (Options.TrustedProxies: the gateway), the right-most
+// X-Forwarded-For hop no trusted proxy vouches for. An address from any
+// other peer's X-Forwarded-For could be forged, and would let a client
+// pick its own throttling key.
+func clientOf(r *http.Request, trusted []netip.Prefix) client {
 	ua := r.UserAgent()
 	if len(ua) > 512 {
 		ua = ua[:512]
 	}
-	return client{IP: ip, UserAgent: ua}
+	return client{IP: httpx.ClientIP(r, trusted).String(), UserAgent: ua}
+}
+
+// isTrustedProxy reports whether ip (a client's, from clientOf) is one of
+// the trusted proxies: a request the gateway made for itself.
+func (s *Service) isTrustedProxy(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }

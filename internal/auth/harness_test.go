@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -26,11 +27,25 @@ import (
 	"github.com/bamhq/bam/internal/store/storetest"
 )
 
-// clock is real time plus an offset tests can advance.
-type clock struct{ offset atomic.Int64 }
+// clock is real time plus an offset tests can advance, or, once frozen,
+// a fixed time plus that offset.
+type clock struct {
+	offset atomic.Int64
+	frozen atomic.Int64 // UnixNano of real time when frozen; 0: running
+}
 
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) Now() time.Time {
+	now := time.Now()
+	if f := c.frozen.Load(); f != 0 {
+		now = time.Unix(0, f)
+	}
+	return now.Add(time.Duration(c.offset.Load()))
+}
+
 func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// Freeze stops the clock: until the test ends, only Advance moves it.
+func (c *clock) Freeze() { c.frozen.Store(time.Now().UnixNano()) }
 
 // harness is a real auth service: a real database (SQLite or PostgreSQL),
 // the embedded NATS bus, a real SMTP server, behind a real HTTP listener.
@@ -45,6 +60,10 @@ type harness struct {
 }
 
 const testSecret = "0123456789abcdef0123456789abcdef-test-secret"
+
+// loopback is auth.trusted_proxies' default: the gateway in one process
+// or on the same host, as the tests' clients are.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // run runs fn against a fresh service on every dialect.
 func run(t *testing.T, fn func(t *testing.T, h *harness)) {
@@ -81,7 +100,7 @@ func newHarness(t *testing.T, db *store.DB, tweak func(*auth.Options)) *harness 
 	h.URL = "http://" + srv.Listener.Addr().String()
 	opts := auth.Options{Issuer: h.URL, Audience: "bam", SiteURL: h.URL,
 		AccessTokenTTL: 15 * time.Minute, SessionTTL: 24 * time.Hour, RefreshReuseGrace: 10 * time.Second,
-		Secret: []byte(testSecret), Clock: h.clock.Now}
+		Secret: []byte(testSecret), Clock: h.clock.Now, TrustedProxies: loopback}
 	if tweak != nil {
 		tweak(&opts)
 	}

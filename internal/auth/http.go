@@ -22,7 +22,7 @@ func (s *Service) Handler() http.Handler {
 	// Middleware goes inside the mux, per route, so the mux sets the route
 	// pattern on the request the metrics and logs see.
 	keys := s.apiKeyVerifier() // API keys accepted too, checked in-process (apikeys.go)
-	wrap := func(h http.Handler) http.Handler { return withClientInfo(authn.Middleware(s.verifier, keys)(h)) }
+	wrap := func(h http.Handler) http.Handler { return s.withClientInfo(authn.Middleware(s.verifier, keys)(h)) }
 	r := router{
 		public: func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, wrap(h)) },
 		authed: func(pattern string, h func(http.ResponseWriter, *http.Request, *authn.Principal)) {
@@ -57,9 +57,11 @@ type router struct {
 	authed func(pattern string, h func(http.ResponseWriter, *http.Request, *authn.Principal))
 }
 
-func withClientInfo(next http.Handler) http.Handler {
+// withClientInfo puts where the request came from into its context
+// (clientFrom).
+func (s *Service) withClientInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(withClient(r.Context(), clientOf(r))))
+		next.ServeHTTP(w, r.WithContext(withClient(r.Context(), clientOf(r, s.opts.TrustedProxies))))
 	})
 }
 
@@ -170,6 +172,11 @@ func writeTokenError(w http.ResponseWriter, r *http.Request, err error) {
 	oauth := oauthErrors[p.Code]
 	if oauth == "" {
 		oauth = "invalid_request"
+	}
+	if _, _, basic := r.BasicAuth(); basic && oauth == "invalid_client" {
+		// RFC 6749 §5.2: a client that authenticated with the
+		// Authorization header is answered 401 with the scheme it used.
+		w.Header().Set("WWW-Authenticate", `Basic realm="bam"`)
 	}
 	w.Header().Set("Content-Type", httpx.ContentTypeProblem)
 	w.Header().Set("Cache-Control", "no-store")

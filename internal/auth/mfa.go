@@ -154,12 +154,15 @@ func (s *Service) VerifyTOTP(ctx context.Context, p *authn.Principal, factorID, 
 	if f.Verified {
 		return RecoveryCodes{}, errs.E(errs.Conflict, "auth.mfa_already_enabled", "this factor is already verified")
 	}
+	if err := s.mfaAttempt(ctx, key); err != nil {
+		return RecoveryCodes{}, err
+	}
 	step, err := s.matchTOTP(f, code)
 	if err != nil {
 		return RecoveryCodes{}, err
 	}
 	if step == 0 {
-		return RecoveryCodes{}, s.mfaFailed(ctx, key, u.ID, "enrolment")
+		return RecoveryCodes{}, s.mfaFailed(ctx, u.ID, "enrolment")
 	}
 	codes, hashes := s.newRecoveryCodes(u.ID)
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
@@ -310,12 +313,17 @@ func (s *Service) checkThrottle(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// mfaFailed counts a wrong second-factor code against the user's throttle
-// and records it.
-func (s *Service) mfaFailed(ctx context.Context, key, userID, step string) error {
-	if err := s.Throttle.Fail(ctx, key); err != nil {
-		return err
-	}
+// mfaAttempt counts a second-factor code against the user's throttle key
+// right before it is compared, or refuses it while the key is blocked: one
+// atomic step, so that codes sent at once, on many mfa_tokens, get no more
+// guesses than the allowance (a checkThrottle before it only answers a
+// blocked account early, counting nothing). A right code Resets the key.
+func (s *Service) mfaAttempt(ctx context.Context, key string) error {
+	return spend(ctx, s.Throttle, key)
+}
+
+// mfaFailed records a wrong second-factor code (mfaAttempt counted it).
+func (s *Service) mfaFailed(ctx context.Context, userID, step string) error {
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.audit(ctx, tx, userID, "mfa.failed", userID, map[string]any{"step": step}); err != nil {
 			return err

@@ -27,9 +27,10 @@ import (
 //
 // and gets the token response, its session at aal2 with amr
 // [pwd, mfa, totp] (or [pwd, mfa, recovery]). The mfa_token is single-use,
-// lives 5 minutes and dies after 5 wrong codes; wrong codes also count
-// against the user's MFA throttle, TOTP codes work once (the step is
-// recorded) and recovery codes once each.
+// lives 5 minutes and dies after 5 wrong codes; every code also counts
+// against the user's MFA throttle, before it is compared (mfaAttempt), and
+// a right one forgives them; TOTP codes work once (the step is recorded)
+// and recovery codes once each.
 
 // MFAChallenge is what a first-factor success returns for a user with MFA,
 // in place of tokens (snake_case: it answers the token endpoint).
@@ -110,9 +111,13 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFAChallengeRequest) (Tok
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	// Claim one of the challenge's attempts before comparing anything,
-	// committed at once: concurrent guesses on one mfa_token can't all slip
-	// past the limit, and a wrong code needs no counting afterwards.
+	// Claim one of the account's attempts and one of the challenge's
+	// before comparing anything, each committed at once: concurrent
+	// guesses, on one mfa_token or many, can't slip past either limit, and
+	// a wrong code needs no counting afterwards.
+	if err := s.mfaAttempt(ctx, key); err != nil {
+		return TokenResponse{}, err
+	}
 	if claimed, err := claimChallengeAttempt(ctx, s.DB.SQL(), c.hash); err != nil {
 		return TokenResponse{}, err
 	} else if !claimed {
@@ -170,7 +175,7 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFAChallengeRequest) (Tok
 		return err
 	})
 	if errors.Is(err, errMFACode) {
-		return TokenResponse{}, s.mfaFailed(ctx, key, u.ID, method)
+		return TokenResponse{}, s.mfaFailed(ctx, u.ID, method)
 	}
 	if err != nil {
 		return TokenResponse{}, err

@@ -21,6 +21,7 @@ import (
 	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/platform"
@@ -96,12 +97,16 @@ func start(ctx context.Context, p *platform.Platform) (*running, error) {
 	if err != nil {
 		return fail(err)
 	}
+	trusted, err := httpx.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return fail(fmt.Errorf("auth.trusted_proxies: %w", err))
+	}
 	svc, err := New(ctx, Deps{DB: db, Outbox: outbox.New(db, p.Bus, outbox.Options{Logger: p.Log}), Keys: km,
 		Hasher: hasher, Policy: policy, Mail: sender, Throttle: th, Log: p.Log},
 		Options{Issuer: p.Config.PublicURL, Audience: c.Audience, SiteURL: p.Config.PublicURL,
 			AccessTokenTTL: c.AccessTokenTTL, SessionTTL: c.SessionTTL, RefreshReuseGrace: c.RefreshReuseGrace,
 			RequireVerifiedEmail: c.RequireVerifiedEmail, Secret: secret,
-			Social: socialFromConfig(c.OIDC), RedirectURLs: c.OIDC.RedirectURLs})
+			Social: socialFromConfig(c.OIDC), RedirectURLs: c.OIDC.RedirectURLs, TrustedProxies: trusted})
 	if err != nil {
 		return fail(err)
 	}

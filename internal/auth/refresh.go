@@ -28,16 +28,20 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenResponse, err
 }
 
 // refresh is Refresh by client, the id of the client the caller
-// authenticated as ("" when none).
+// authenticated as ("" when none). The rotation joins a batch
+// (refresh_batch.go).
 func (s *Service) refresh(ctx context.Context, token, client string) (TokenResponse, error) {
-	var r rotation
-	err := s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
-		r, err = s.rotate(ctx, tx, token, client, s.now())
-		return err
-	})
-	if err != nil {
-		return TokenResponse{}, err
+	j := &refreshJob{token: token, client: client, done: make(chan struct{})}
+	s.refresher.do(ctx, j)
+	return s.refreshAnswer(ctx, j)
+}
+
+// refreshAnswer is the answer to a done job.
+func (s *Service) refreshAnswer(ctx context.Context, j *refreshJob) (TokenResponse, error) {
+	if j.err != nil {
+		return TokenResponse{}, j.err
 	}
+	r := j.r
 	if r.revoked {
 		s.deny.RevokeSession(r.sess.ID, s.now()) // this replica at once; others through the bus
 		return TokenResponse{}, errRefreshReused
@@ -67,10 +71,26 @@ type rotation struct {
 	now          time.Time
 }
 
+// refreshable checks that rt, of session sess of user u, may be rotated
+// at now by client (the client's id, "" for none).
+func refreshable(rt refreshToken, sess Session, u User, client string, now time.Time) error {
+	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(rt.expiresAt) {
+		return errRefreshInvalid
+	}
+	if err := sessionClientMatches(sess, client); err != nil {
+		return err
+	}
+	if u.Disabled {
+		return errRefreshInvalid
+	}
+	return nil
+}
+
 // rotate checks token and replaces it by its successor, or, on a reuse
 // past the grace window, revokes the session. client is the id of the
 // client the caller authenticated as ("" when none): a session started for
 // a client needs it (RFC 6749 §6), checked before the token is spent.
+// Refusals (errRefreshInvalid, errInvalidClient) come before any write.
 func (s *Service) rotate(ctx context.Context, tx *store.Tx, token, client string, now time.Time) (rotation, error) {
 	r := rotation{now: now}
 	rt, err := refreshTokenByHash(ctx, tx, hashToken(token))
@@ -83,14 +103,13 @@ func (s *Service) rotate(ctx context.Context, tx *store.Tx, token, client string
 	if r.sess, err = sessionByID(ctx, tx, rt.sessionID); err != nil {
 		return r, err
 	}
-	if r.sess.RevokedAt != nil || !now.Before(r.sess.ExpiresAt) || !now.Before(rt.expiresAt) {
+	if r.user, err = userByID(ctx, tx, r.sess.UserID); errors.Is(err, errUserNotFound) {
 		return r, errRefreshInvalid
-	}
-	if err := sessionClientMatches(r.sess, client); err != nil {
+	} else if err != nil {
 		return r, err
 	}
-	if r.user, err = userByID(ctx, tx, r.sess.UserID); err != nil || r.user.Disabled {
-		return r, errRefreshInvalid
+	if err := refreshable(rt, r.sess, r.user, client, now); err != nil {
+		return r, err
 	}
 	first, err := markRefreshTokenUsed(ctx, tx, rt.hash, now)
 	if err != nil {

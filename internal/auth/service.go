@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type Options struct {
 	// origin (social.go).
 	Social       []SocialProvider
 	RedirectURLs []string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (the gateway): the address sessions, the audit trail and the
+	// throttles see (client.go). Empty: the TCP peer, always.
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are what the service is built from.
@@ -61,11 +66,18 @@ type Service struct {
 	social     socialProviders // discovered lazily (social.go)
 	tasks      sync.WaitGroup  // mails sent after a commit or a response (verify.go)
 	signups    *throttle.Throttle
+	perIP      *throttle.Throttle // social sign-in starts and failed API key checks
+	refresher  *batcher           // group commit of refreshes (refresh_batch.go)
+	signIns    chan struct{}      // sign-in slots (signin_admit.go)
 }
 
 // signupAllowance is how many sign-ups one IP makes in an hour before
 // backoff: enough for a household or an office behind one address.
 const signupAllowance = 20
+
+// ipAllowance is how many social sign-ins one IP starts without completing
+// one, and how many API keys it gets refused, before backoff (perIP).
+const ipAllowance = 30
 
 // Migrations are the auth database's schema sets, in order.
 var Migrations = []store.MigrationSet{schema, keys.Migrations, throttle.Migrations, outbox.Migrations}
@@ -83,7 +95,12 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{Deps: d, opts: o, refreshKey: refreshKey}
+	s.refresher = &batcher{slots: refreshSlots(d.DB.Dialect()), run: s.refreshBatch}
+	s.signIns = make(chan struct{}, signInSlots())
 	if s.signups, err = throttle.New(d.DB, throttle.Policy{Free: signupAllowance, Window: time.Hour, Clock: o.Clock}); err != nil {
+		return nil, err
+	}
+	if s.perIP, err = throttle.New(d.DB, throttle.Policy{Free: ipAllowance, Window: time.Hour, Clock: o.Clock}); err != nil {
 		return nil, err
 	}
 	if err := d.Keys.Ensure(ctx); err != nil {

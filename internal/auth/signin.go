@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/bamhq/bam/internal/auth/throttle"
@@ -21,6 +22,22 @@ var errInvalidCredentials = errs.E(errs.Invalid, "auth.invalid_credentials", "in
 func tooManyAttempts(retry time.Duration) error {
 	return &retryError{errs.E(errs.TooManyRequests, "auth.too_many_attempts",
 		"too many attempts; try again in %d seconds", int(retry.Seconds())+1), retry}
+}
+
+// spend counts one attempt on key, or refuses it while key is blocked, in
+// one step (throttle.Attempt: concurrent requests get no more than the
+// allowance): for requests each of which costs something (a hash, a mail,
+// a stored state) however they turn out, and for guesses counted before
+// they are checked.
+func spend(ctx context.Context, th *throttle.Throttle, key string) error {
+	retry, err := th.Attempt(ctx, key)
+	if err != nil {
+		return err
+	}
+	if retry > 0 {
+		return tooManyAttempts(retry)
+	}
+	return nil
 }
 
 // retryError carries the Retry-After of a 429.
@@ -43,9 +60,15 @@ func retryAfterHeader(w http.ResponseWriter, err error) {
 // password (or spends the same time when there is no such user), and
 // starts a session — or, for a user with MFA, returns a challenge.
 func (s *Service) SignInWithPassword(ctx context.Context, email, pw string) (TokenResponse, error) {
+	release, err := s.admitSignIn(ctx)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	defer release()
 	email = normalizeEmail(email)
-	keys := []string{throttle.AccountKey("signin", email), throttle.IPKey("signin", clientFrom(ctx).IP)}
-	if retry, err := s.Throttle.Check(ctx, keys...); err != nil {
+	keys := []string{throttle.AccountKey(throttle.SignIn, email), throttle.IPKey(throttle.SignIn, clientFrom(ctx).IP)}
+	retry, known, err := s.Throttle.CheckKnown(ctx, keys...)
+	if err != nil {
 		return TokenResponse{}, err
 	} else if retry > 0 {
 		return TokenResponse{}, tooManyAttempts(retry)
@@ -76,8 +99,10 @@ func (s *Service) SignInWithPassword(ctx context.Context, email, pw string) (Tok
 		return TokenResponse{}, errs.E(errs.Forbidden, "auth.email_not_verified",
 			"verify your email address before signing in")
 	}
-	if err := s.Throttle.Reset(ctx, keys[0]); err != nil {
-		return TokenResponse{}, err
+	if slices.Contains(known, keys[0]) { // the account's failures are forgiven
+		if err := s.Throttle.Reset(ctx, keys[0]); err != nil {
+			return TokenResponse{}, err
+		}
 	}
 	if rehash {
 		s.rehash(ctx, u.ID, u.passwordHash, pw)

@@ -25,13 +25,8 @@ const maxUserData = 16 << 10
 // email is a 409: unlike sign-in, sign-up cannot hide that without lying
 // to the legitimate user, and the throttle bounds how fast anyone probes.
 func (s *Service) SignUp(ctx context.Context, req SignUpRequest) (User, error) {
-	ipKey := throttle.IPKey("signup", clientFrom(ctx).IP)
-	if retry, err := s.signups.Check(ctx, ipKey); err != nil {
-		return User{}, err
-	} else if retry > 0 {
-		return User{}, tooManyAttempts(retry)
-	}
-	if err := s.signups.Fail(ctx, ipKey); err != nil {
+	ipKey := throttle.IPKey(throttle.SignUp, clientFrom(ctx).IP)
+	if err := spend(ctx, s.signups, ipKey); err != nil {
 		return User{}, err
 	}
 	email, err := checkEmail(req.Email)

@@ -19,6 +19,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
@@ -146,8 +147,14 @@ func (s *Service) socialDerived(label, state string) string {
 }
 
 // StartSocial begins a sign-in with provider: it records the state and
-// returns it with the provider's authorization URL.
+// returns it with the provider's authorization URL. Each start counts
+// against the caller's IP (it stores a state), and a completed sign-in
+// forgives them (handleSocialCallback): a browser that keeps starting
+// sign-ins it never completes is slowed down.
 func (s *Service) StartSocial(ctx context.Context, provider, redirectTo string) (state, authURL string, err error) {
+	if err := spend(ctx, s.perIP, throttle.IPKey(throttle.OIDCStart, clientFrom(ctx).IP)); err != nil {
+		return "", "", err
+	}
 	if redirectTo, err = s.checkRedirectTo(redirectTo); err != nil {
 		return "", "", err
 	}
@@ -171,6 +178,7 @@ func (s *Service) StartSocial(ctx context.Context, provider, redirectTo string) 
 func (s *Service) handleSocialStart(w http.ResponseWriter, r *http.Request) {
 	state, authURL, err := s.StartSocial(r.Context(), r.PathValue("provider"), r.URL.Query().Get("redirect_to"))
 	if err != nil {
+		retryAfterHeader(w, err)
 		httpx.WriteError(w, r, err)
 		return
 	}
@@ -366,6 +374,11 @@ func (s *Service) handleSocialCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := s.FinishSocial(r.Context(), provider, q.Get("state"), q)
+	if err == nil {
+		if err := s.perIP.Reset(r.Context(), throttle.IPKey(throttle.OIDCStart, clientFrom(r.Context()).IP)); err != nil {
+			s.Log.WarnContext(r.Context(), "auth: social sign-in starts not forgiven", "err", err)
+		}
+	}
 	if err != nil && httpx.Status(errs.KindOf(err)) >= 500 {
 		s.Log.ErrorContext(r.Context(), "auth: social sign-in failed", "provider", provider, "err", err)
 	} else if err != nil {

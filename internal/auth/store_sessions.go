@@ -13,20 +13,34 @@ import (
 const sessionColumns = `id, user_id, aal, amr, ip, user_agent, created_at, refreshed_at, expires_at, revoked_at, client_id, scope`
 
 func scanSession(row interface{ Scan(...any) error }) (Session, error) {
-	var (
-		s       Session
-		amr     string
-		revoked sql.NullTime
-	)
-	if err := row.Scan(&s.ID, &s.UserID, &s.AAL, &amr, &s.IP, &s.UserAgent, &s.CreatedAt, &s.RefreshedAt,
-		&s.ExpiresAt, &revoked, &s.ClientID, &s.Scope); err != nil {
+	var sc sessionScan
+	if err := row.Scan(sc.dests()...); err != nil {
 		return Session{}, err
 	}
-	if err := json.Unmarshal([]byte(amr), &s.AMR); err != nil {
+	return sc.finish()
+}
+
+// sessionScan receives the sessionColumns of a row, to combine with the
+// columns of other tables in one Scan (store_refresh.go).
+type sessionScan struct {
+	s       Session
+	amr     string
+	revoked sql.NullTime
+}
+
+func (sc *sessionScan) dests() []any {
+	s := &sc.s
+	return []any{&s.ID, &s.UserID, &s.AAL, &sc.amr, &s.IP, &s.UserAgent, &s.CreatedAt, &s.RefreshedAt,
+		&s.ExpiresAt, &sc.revoked, &s.ClientID, &s.Scope}
+}
+
+func (sc *sessionScan) finish() (Session, error) {
+	s := sc.s
+	if err := json.Unmarshal([]byte(sc.amr), &s.AMR); err != nil {
 		return Session{}, err
 	}
-	if revoked.Valid {
-		t := revoked.Time.UTC()
+	if sc.revoked.Valid {
+		t := sc.revoked.Time.UTC()
 		s.RevokedAt = &t
 	}
 	s.CreatedAt, s.RefreshedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.RefreshedAt.UTC(), s.ExpiresAt.UTC()

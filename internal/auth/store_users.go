@@ -14,30 +14,48 @@ import (
 // The SQL below runs unchanged on SQLite and PostgreSQL ($N placeholders,
 // TEXT for JSON, nullable timestamps for flags).
 
-const userColumns = `id, email, email_verified_at, password_hash, data, app_data, disabled_at, created_at, updated_at,
-	EXISTS (SELECT 1 FROM auth_mfa_factors f WHERE f.user_id = auth_users.id AND f.verified_at IS NOT NULL)`
+const (
+	userFields  = `id, email, email_verified_at, password_hash, data, app_data, disabled_at, created_at, updated_at`
+	userHasMFA  = `EXISTS (SELECT 1 FROM auth_mfa_factors f WHERE f.user_id = auth_users.id AND f.verified_at IS NOT NULL)`
+	userColumns = userFields + `, ` + userHasMFA
+)
 
 var errUserNotFound = errs.E(errs.NotFound, "auth.user_not_found", "no such user")
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
-	var (
-		u                  User
-		verified, disabled sql.NullTime
-		hash               sql.NullString
-		data, appData      string
-	)
-	err := row.Scan(&u.ID, &u.Email, &verified, &hash, &data, &appData, &disabled, &u.CreatedAt, &u.UpdatedAt, &u.MFAEnabled)
+	var sc userScan
+	err := row.Scan(sc.dests()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, errUserNotFound
 	}
 	if err != nil {
 		return User{}, err
 	}
-	u.EmailVerified, u.Disabled = verified.Valid, disabled.Valid
-	u.passwordHash = hash.String
-	u.Data, u.AppData = json.RawMessage(data), json.RawMessage(appData)
+	return sc.finish(), nil
+}
+
+// userScan receives the userColumns of a row, to combine with the columns
+// of other tables in one Scan (store_refresh.go).
+type userScan struct {
+	u                  User
+	verified, disabled sql.NullTime
+	hash               sql.NullString
+	data, appData      string
+}
+
+func (sc *userScan) dests() []any {
+	u := &sc.u
+	return []any{&u.ID, &u.Email, &sc.verified, &sc.hash, &sc.data, &sc.appData, &sc.disabled, &u.CreatedAt,
+		&u.UpdatedAt, &u.MFAEnabled}
+}
+
+func (sc *userScan) finish() User {
+	u := sc.u
+	u.EmailVerified, u.Disabled = sc.verified.Valid, sc.disabled.Valid
+	u.passwordHash = sc.hash.String
+	u.Data, u.AppData = json.RawMessage(sc.data), json.RawMessage(sc.appData)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	return u, nil
+	return u
 }
 
 func userByEmail(ctx context.Context, q store.Querier, email string) (User, error) {

@@ -90,8 +90,11 @@ func IsAPIKey(credential string) bool { return strings.HasPrefix(credential, API
 // Verify checks key and returns a Principal of KindAPIKey, shared between
 // callers: do not modify it. Errors are *errs.Error: Unauthenticated with
 // CodeTokenMissing, CodeTokenMalformed or CodeTokenInvalid (unknown,
-// revoked or expired key), or Unavailable with CodeKeysUnavailable when the
-// auth service could not answer (not cached).
+// revoked or expired key), Unavailable with CodeKeysUnavailable when the
+// auth service could not answer, or TooManyRequests with
+// CodeTooManyAttempts when it refuses to check keys for the client ctx
+// names (WithClientIP) because too many of its keys were refused; the last
+// two are not cached.
 func (a *APIKeyVerifier) Verify(ctx context.Context, key string) (*Principal, error) {
 	switch {
 	case key == "":
@@ -107,8 +110,12 @@ func (a *APIKeyVerifier) Verify(ctx context.Context, key string) (*Principal, er
 		return ans.p, ans.err
 	}
 	p, err := a.ask(ctx, key)
-	if errs.KindOf(err) == errs.Unavailable {
+	switch errs.KindOf(err) {
+	case errs.Unavailable:
 		apiKeyVerificationsTotal.WithLabelValues("unavailable").Inc()
+		return nil, err
+	case errs.TooManyRequests: // about the client, not the key: not cached
+		apiKeyVerificationsTotal.WithLabelValues("throttled").Inc()
 		return nil, err
 	}
 	expires := now.Add(a.opts.TTL)
@@ -150,6 +157,9 @@ func (a *APIKeyVerifier) ask(ctx context.Context, key string) (*Principal, error
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if ip, ok := ClientIPFrom(ctx); ok {
+		req.Header.Set("X-Forwarded-For", ip.String()) // whom the auth service throttles for refused keys
+	}
 	resp, err := a.opts.Client.Do(req)
 	if err != nil {
 		return unavailable(fmt.Errorf("verify api key: %w", err))
@@ -159,6 +169,9 @@ func (a *APIKeyVerifier) ask(ctx context.Context, key string) (*Principal, error
 	case http.StatusOK:
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
 		return nil, fail(CodeTokenInvalid, fmt.Errorf("api key rejected: %w", httpx.ErrorFromResponse(resp)))
+	case http.StatusTooManyRequests:
+		return nil, errs.Wrap(httpx.ErrorFromResponse(resp), errs.TooManyRequests, CodeTooManyAttempts,
+			"Too many credentials were refused for this client. Try again later.")
 	default:
 		return unavailable(fmt.Errorf("verify api key: %w", httpx.ErrorFromResponse(resp)))
 	}

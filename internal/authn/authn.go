@@ -38,6 +38,9 @@ const (
 	// CodeKeysUnavailable: the API key could not be checked because the
 	// auth service did not answer; retry later.
 	CodeKeysUnavailable = "auth.keys_unavailable"
+	// CodeTooManyAttempts: the auth service checks no more API keys for
+	// this client for a while (too many were refused).
+	CodeTooManyAttempts = "auth.too_many_attempts"
 )
 
 // Client-facing messages: one per code, whatever the cause.

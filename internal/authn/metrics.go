@@ -31,7 +31,7 @@ var (
 
 	apiKeyVerificationsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "bam_authn_apikey_verifications_total",
-		Help: "API key verifications, by result (ok, cached, invalid, unavailable).",
+		Help: "API key verifications, by result (ok, cached, invalid, unavailable, throttled).",
 	}, []string{"result"})
 
 	revocationsTotal = promauto.NewCounterVec(prometheus.CounterOpts{

@@ -68,6 +68,9 @@ func (m *Manager) replace(ctx context.Context, due func(active *activeRow) bool)
 		}
 		done = false
 		err = m.db.InTx(ctx, func(tx *store.Tx) error {
+			if err := lockForRotation(ctx, tx); err != nil {
+				return err
+			}
 			active, err := selectActive(ctx, tx)
 			if err != nil {
 				return err
@@ -100,6 +103,22 @@ func (m *Manager) replace(ctx context.Context, due func(active *activeRow) bool)
 		return kid, done, err
 	}
 	return "", false, errors.New("keys: gave up activating a key: other replicas keep winning the race")
+}
+
+// lockForRotation makes concurrent rotations on PostgreSQL take turns
+// rather than race (SQLite transactions take turns anyway): each then sees
+// the key the one before it activated, instead of failing on it, which
+// under load could happen to one replica maxRaceRetries times in a row.
+// Reads (signing, the JWKS) are not blocked: SHARE ROW EXCLUSIVE conflicts
+// only with writers.
+func lockForRotation(ctx context.Context, tx *store.Tx) error {
+	if tx.Dialect() != store.Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE auth_signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("keys: lock for rotation: %w", err)
+	}
+	return nil
 }
 
 // selectActive returns the active key, or nil if there is none.

@@ -24,41 +24,24 @@ type SigningKey struct {
 	// Key is the private key: ed25519.PrivateKey or *ecdsa.PrivateKey.
 	Key crypto.Signer
 
-	access, id jose.Signer
+	access, id *compactSigner
 }
 
-// newSigningKey wraps priv with go-jose signers for both token types.
+// newSigningKey wraps priv with signers for both token types.
 func newSigningKey(kid string, alg jose.SignatureAlgorithm, priv crypto.Signer) (*SigningKey, error) {
 	k := &SigningKey{KID: kid, Alg: alg, Key: priv}
 	var err error
-	if k.access, err = k.signer(TypeAccessToken); err != nil {
-		return nil, err
+	if k.access, err = newCompactSigner(kid, alg, priv, TypeAccessToken); err != nil {
+		return nil, fmt.Errorf("keys: signer for %s: %w", kid, err)
 	}
-	if k.id, err = k.signer(TypeJWT); err != nil {
-		return nil, err
+	if k.id, err = newCompactSigner(kid, alg, priv, TypeJWT); err != nil {
+		return nil, fmt.Errorf("keys: signer for %s: %w", kid, err)
 	}
 	return k, nil
 }
 
-func (k *SigningKey) signer(typ jose.ContentType) (jose.Signer, error) {
-	jwk := jose.JSONWebKey{Key: k.Key, KeyID: k.KID, Algorithm: string(k.Alg), Use: "sig"}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: jwk}, (&jose.SignerOptions{}).WithType(typ))
-	if err != nil {
-		return nil, fmt.Errorf("keys: signer for %s: %w", k.KID, err)
-	}
-	return s, nil
-}
-
-// AccessTokenSigner returns a go-jose signer with the headers alg, kid and
-// typ=at+jwt. It is safe for concurrent use.
-func (k *SigningKey) AccessTokenSigner() jose.Signer { return k.access }
-
-// IDTokenSigner returns a go-jose signer with the headers alg, kid and
-// typ=JWT, for OpenID Connect id_tokens.
-func (k *SigningKey) IDTokenSigner() jose.Signer { return k.id }
-
-// Sign returns claims, encoded as JSON, as a compact JWS of the given type
-// (TypeAccessToken or TypeJWT).
+// Sign returns claims, encoded as JSON, as a compact JWS with the headers
+// alg, kid and typ (TypeAccessToken or TypeJWT).
 func (k *SigningKey) Sign(claims any, typ string) (string, error) {
 	s := k.access
 	switch typ {
@@ -72,11 +55,11 @@ func (k *SigningKey) Sign(claims any, typ string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("keys: encode claims: %w", err)
 	}
-	jws, err := s.Sign(payload)
+	jws, err := s.sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("keys: sign with %s: %w", k.KID, err)
 	}
-	return jws.CompactSerialize()
+	return jws, nil
 }
 
 // String returns "kid (alg)". Value receivers, so that printing a

@@ -15,6 +15,10 @@ const (
 	Verify  = "verify"  // email verification tokens
 	OTP     = "otp"     // one-time codes and magic links
 	MFA     = "mfa"     // second-factor codes
+	SignUp  = "signup"  // sign-ups, counted whether they succeed or not
+
+	OIDCStart = "oidc_start" // social sign-ins started, forgiven when one completes
+	APIKey    = "api_key"    // API keys that failed verification
 )
 
 // AccountKey is the key of one account (by email address) for action. The

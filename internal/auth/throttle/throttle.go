@@ -21,11 +21,18 @@
 //		…
 //	}
 //	th.Reset(ctx, accountKey) // on success
+//
+// Where concurrent requests may guess the same secret (a second factor,
+// with many challenges open at once), Attempt replaces Check and Fail: it
+// counts the attempt before the secret is compared, atomically with the
+// check, so that no more than the allowance get through.
 package throttle
 
 import (
 	"context"
+	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -67,57 +74,137 @@ func (t *Throttle) Policy() Policy { return t.p }
 // key is blocked, else the longest remaining block among keys. It changes
 // nothing.
 func (t *Throttle) Check(ctx context.Context, keys ...string) (time.Duration, error) {
+	wait, _, err := t.CheckKnown(ctx, keys...)
+	return wait, err
+}
+
+// CheckKnown is Check, also returning which of keys have failures counted:
+// after a success, only those need a Reset (a success is the usual case,
+// and a Reset of nothing is one more statement).
+func (t *Throttle) CheckKnown(ctx context.Context, keys ...string) (wait time.Duration, known []string, err error) {
 	keys = normalize(keys)
 	if len(keys) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	now := t.p.Clock()
-	args := make([]any, 0, len(keys)+1)
-	args = append(args, millis(now))
+	args := make([]any, 0, len(keys))
 	for _, k := range keys {
 		args = append(args, k)
 	}
-	q := `SELECT COALESCE(MAX(blocked_until), 0) FROM auth_throttle WHERE blocked_until > $1 AND key IN (` + placeholders(2, len(keys)) + `)`
+	q := `SELECT key, blocked_until FROM auth_throttle WHERE key IN (` + placeholders(1, len(keys)) + `)`
+	rows, err := t.db.SQL().QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("throttle: check: %w", err)
+	}
+	defer rows.Close()
 	var until int64
-	if err := t.db.SQL().QueryRowContext(ctx, q, args...).Scan(&until); err != nil {
-		return 0, fmt.Errorf("throttle: check: %w", err)
+	for rows.Next() {
+		var (
+			key string
+			u   int64
+		)
+		if err := rows.Scan(&key, &u); err != nil {
+			return 0, nil, fmt.Errorf("throttle: check: %w", err)
+		}
+		known = append(known, key)
+		until = max(until, u)
 	}
-	if until == 0 {
-		return 0, nil
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("throttle: check: %w", err)
 	}
-	return time.UnixMilli(until).Sub(now), nil
+	if until <= millis(now) {
+		return 0, known, nil
+	}
+	return time.UnixMilli(until).Sub(now), known, nil
 }
 
-// upsertFailure counts one failure of key $1 at $2, starting a new run when
-// the last failure is at or before $3 (now − Window), and returns the count.
-// It is one statement, so concurrent failures of one key are all counted: the
+// upsertFailureSet counts one failure of key $1 at $2, starting a new run
+// when the last failure is at or before $3 (now − Window). It is one
+// statement, so concurrent failures of one key are all counted: the
 // conflicting insert waits for the row lock and then updates.
-const upsertFailure = `
+const upsertFailureSet = `
 INSERT INTO auth_throttle (key, failures, window_start, last_failure, blocked_until)
 VALUES ($1, 1, $2, $2, 0)
 ON CONFLICT (key) DO UPDATE SET
 	failures      = CASE WHEN auth_throttle.last_failure <= $3 THEN 1  ELSE auth_throttle.failures + 1 END,
 	window_start  = CASE WHEN auth_throttle.last_failure <= $3 THEN $2 ELSE auth_throttle.window_start END,
 	blocked_until = CASE WHEN auth_throttle.last_failure <= $3 THEN 0  ELSE auth_throttle.blocked_until END,
-	last_failure  = $2
+	last_failure  = $2`
+
+// upsertFailure counts a failure and returns the count.
+const upsertFailure = upsertFailureSet + `
+RETURNING failures`
+
+// upsertAttempt counts a failure unless the key is blocked at $2, and
+// returns the count: no row when blocked. The condition is evaluated on
+// the row as locked, after any concurrent attempt has committed.
+const upsertAttempt = upsertFailureSet + `
+WHERE auth_throttle.blocked_until <= $2
 RETURNING failures`
 
 // Fail records one failure on each key, in one transaction, and blocks the
 // keys whose count reached the backoff. A block never shortens one already
 // in place.
 func (t *Throttle) Fail(ctx context.Context, keys ...string) error {
-	// Sorted keys lock rows in one order, so two Fails on overlapping keys
+	if _, err := t.count(ctx, keys, false); err != nil {
+		return fmt.Errorf("throttle: fail: %w", err)
+	}
+	return nil
+}
+
+// Attempt is Check and Fail in one step, for a secret checked by several
+// requests at once: unless a key is blocked, it counts one failure on each
+// key before the caller compares anything, and returns 0; the caller then
+// Resets the keys if the secret was right. When a key is blocked it counts
+// nothing and returns the longest wait. Check, then Fail after a wrong
+// secret, lets any number of concurrent requests pass the Check before the
+// first Fail; Attempt lets exactly Free of them through before a block, on
+// one replica or many.
+func (t *Throttle) Attempt(ctx context.Context, keys ...string) (time.Duration, error) {
+	wait, err := t.count(ctx, keys, true)
+	if err != nil {
+		return 0, fmt.Errorf("throttle: attempt: %w", err)
+	}
+	return wait, nil
+}
+
+// errBlocked rolls back an Attempt that found a key blocked.
+var errBlocked = errors.New("throttle: blocked")
+
+// count counts a failure on each key, in one transaction, and blocks the
+// keys whose count reached the backoff. With unlessBlocked, a blocked key
+// makes it count nothing and return the longest wait.
+func (t *Throttle) count(ctx context.Context, keys []string, unlessBlocked bool) (time.Duration, error) {
+	// Sorted keys lock rows in one order, so two calls on overlapping keys
 	// cannot deadlock on PostgreSQL.
 	keys = normalize(keys)
 	if len(keys) == 0 {
-		return nil
+		return 0, nil
 	}
 	now := millis(t.p.Clock())
 	cutoff := now - t.p.Window.Milliseconds()
+	upsert := upsertFailure
+	if unlessBlocked {
+		upsert = upsertAttempt
+	}
+	var wait time.Duration
 	err := t.db.InTx(ctx, func(tx *store.Tx) error {
+		wait = 0
 		for _, k := range keys {
 			var n int
-			if err := tx.QueryRowContext(ctx, upsertFailure, k, now, cutoff).Scan(&n); err != nil {
+			err := tx.QueryRowContext(ctx, upsert, k, now, cutoff).Scan(&n)
+			if unlessBlocked && errors.Is(err, sql.ErrNoRows) {
+				var until int64
+				err := tx.QueryRowContext(ctx, `SELECT blocked_until FROM auth_throttle WHERE key = $1`, k).Scan(&until)
+				if errors.Is(err, sql.ErrNoRows) {
+					until = now + 1 // reset since (PostgreSQL): blocked a moment ago
+				} else if err != nil {
+					return err
+				}
+				wait = max(wait, time.Duration(until-now)*time.Millisecond)
+				continue
+			}
+			if err != nil {
 				return err
 			}
 			d := t.p.block(n)
@@ -130,12 +217,15 @@ func (t *Throttle) Fail(ctx context.Context, keys ...string) error {
 				return err
 			}
 		}
+		if wait > 0 {
+			return errBlocked // count nothing
+		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("throttle: fail: %w", err)
+	if errors.Is(err, errBlocked) {
+		return wait, nil
 	}
-	return nil
+	return 0, err
 }
 
 // Reset forgets the failures of keys, after a success.
