@@ -127,6 +127,9 @@ func (s *Service) batchOp(ctx context.Context, tx *store.Tx, who caller, op Batc
 			mode = schema.Replace
 		}
 		rec, err := s.update(ctx, tx, who, c, op.ID, op.Body, mode, cond)
+		if rec == nil {
+			return BatchResult{Status: http.StatusNoContent}, err // not the caller's to view
+		}
 		return BatchResult{Status: http.StatusOK, Body: rec}, err
 	default:
 		return BatchResult{Status: http.StatusNoContent}, s.delete(ctx, tx, who, c, op.ID, cond)

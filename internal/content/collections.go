@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 
+	"github.com/bamhq/bam/internal/content/records"
 	"github.com/bamhq/bam/internal/content/schema"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
@@ -15,6 +18,9 @@ import (
 // CreateCollection creates a collection and announces it, in one
 // transaction.
 func (s *Service) CreateCollection(ctx context.Context, def schema.Collection) (*schema.Collection, error) {
+	if err := checkFieldNames(def, nil); err != nil {
+		return nil, err
+	}
 	var out *schema.Collection
 	err := s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
 		if out, err = s.Registry.Create(ctx, tx, def); err != nil {
@@ -28,6 +34,10 @@ func (s *Service) CreateCollection(ctx context.Context, def schema.Collection) (
 // UpdateCollection migrates collection name to def and announces it, in
 // one transaction.
 func (s *Service) UpdateCollection(ctx context.Context, name string, def schema.Collection) (*schema.Collection, error) {
+	cur, _ := s.Registry.Get(name)
+	if err := checkFieldNames(def, cur); err != nil {
+		return nil, err
+	}
 	var out *schema.Collection
 	err := s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
 		if out, err = s.Registry.Update(ctx, tx, name, def); err != nil {
@@ -35,7 +45,7 @@ func (s *Service) UpdateCollection(ctx context.Context, name string, def schema.
 		}
 		return s.emitCollection(ctx, tx, "updated", out.Name, out.Version)
 	})
-	return out, err
+	return out, collectionErr(name, err)
 }
 
 // DeleteCollection drops collection name and its records and announces
@@ -45,15 +55,60 @@ func (s *Service) DeleteCollection(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.DB.InTx(ctx, func(tx *store.Tx) error {
+	return collectionErr(name, s.DB.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.Registry.Delete(ctx, tx, name); err != nil {
 			return err
 		}
 		return s.emitCollection(ctx, tx, "deleted", name, c.Version)
-	})
+	}))
+}
+
+func hasField(c *schema.Collection, name string) bool {
+	if c == nil {
+		return false
+	}
+	for _, f := range c.Fields {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// collectionErr is err of a change to collection name, with the
+// registry's answer for a missing collection (content.not_found) made the
+// service's (content.collection_not_found), as every endpoint gives it.
+func collectionErr(name string, err error) error {
+	if errs.KindOf(err) == errs.NotFound && errs.CodeOf(err) == schema.CodeNotFound {
+		return errNoCollection(name)
+	}
+	return err
+}
+
+// reservedFieldNames are names a field may not have although the schema
+// allows them: the keys the service adds to a record in its answers.
+var reservedFieldNames = []string{"expand"}
+
+// checkFieldNames refuses a definition with a field named like a key
+// answers add to records (a field error, content.validation_failed),
+// unless cur, the definition it replaces (nil for none), has it already
+// (made before the name was reserved: it may stay while it is renamed).
+func checkFieldNames(def schema.Collection, cur *schema.Collection) error {
+	var fields []errs.FieldError
+	for i, f := range def.Fields {
+		if slices.Contains(reservedFieldNames, f.Name) && !hasField(cur, f.Name) {
+			fields = append(fields, errs.FieldError{Field: fmt.Sprintf("fields[%d].name", i), Code: "reserved",
+				Message: fmt.Sprintf("%q is where answers put related records (expand=); choose another name", f.Name)})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return &errs.Error{Kind: errs.Invalid, Code: records.CodeValidation, Message: "invalid collection", Fields: fields}
 }
 
 func (s *Service) handleListCollections(w http.ResponseWriter, r *http.Request, _ caller) {
+	s.refreshSometimes(r.Context())
 	items := s.Registry.All()
 	if items == nil {
 		items = []*schema.Collection{}

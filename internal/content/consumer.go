@@ -47,7 +47,13 @@ func (s *Service) handleUserDeleted(ctx context.Context, tx *store.Tx, ev bus.Ev
 	if err != nil {
 		return err
 	}
+	held := 0
+	for _, c := range changed {
+		if c.Restricted {
+			held++
+		}
+	}
 	s.Log.InfoContext(ctx, "content: forgot a deleted user's records", "user", u.ID,
-		"deleted", len(deleted), "anonymised", len(changed))
+		"deleted", len(deleted), "anonymised", len(changed), "anonymised_as_restricted", held)
 	return s.emitDeletes(ctx, tx, deleted, changed)
 }

@@ -126,6 +126,9 @@ func (s *Service) applyOne(ctx context.Context, d schema.Collection) (string, er
 		}
 	}
 	want := s.keepFields(cur, d)
+	if err := checkFieldNames(want, cur); err != nil {
+		return "", err
+	}
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
 		got, err := s.Registry.Update(ctx, tx, d.Name, want)
 		if err != nil {

@@ -31,7 +31,8 @@ const (
 )
 
 // RecordEvent is the data of record.* events. Record is left out for
-// sensitive collections: consumers that may see it read it from the API.
+// sensitive collections, and when it would make the event's data larger
+// than 256 KiB: consumers that may see it read it from the API.
 type RecordEvent struct {
 	Collection string         `json:"collection"`
 	ID         string         `json:"id"`
@@ -50,6 +51,11 @@ func (s *Service) eventType(entityVerb string) string {
 	return "bam." + s.opts.Service + "." + entityVerb
 }
 
+// maxEventRecord bounds the encoded data of a record event: a larger
+// record is left out, as a sensitive one is (the realtime follower then
+// reads it once per change).
+const maxEventRecord = 256 << 10
+
 // emitRecord writes a record event to the outbox in tx: published if and
 // only if tx commits.
 func (s *Service) emitRecord(ctx context.Context, tx *store.Tx, action string, c *schema.Collection, rec records.Record) error {
@@ -58,6 +64,10 @@ func (s *Service) emitRecord(ctx context.Context, tx *store.Tx, action string, c
 		data.Record = rec
 	}
 	ev, err := bus.NewEvent(s.opts.Service, s.eventType("record."+action), data.ID, data)
+	if err == nil && len(ev.Data()) > maxEventRecord && data.Record != nil {
+		data.Record = nil
+		ev, err = bus.NewEvent(s.opts.Service, s.eventType("record."+action), data.ID, data)
+	}
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,15 @@ import (
 
 // Limits of expand=.
 const (
-	maxExpandDepth = 3  // author.company.country
-	maxExpandPaths = 16 // comma-separated paths
+	maxExpandDepth     = 3    // author.company.country
+	maxExpandPaths     = 16   // comma-separated paths
+	maxExpandPerRecord = 100  // related records per record and path
+	maxExpandTotal     = 1000 // related records per response
 )
+
+// ExpandTruncatedHeader is set ("true") on a list or view whose expand=
+// left related records out (see expand).
+const ExpandTruncatedHeader = "Expand-Truncated"
 
 // expansion is a parsed expand= parameter: a tree of relation fields. The
 // relation values stay ids; the related records go under "expand", each
@@ -98,22 +104,44 @@ func withRelations(fields []string, ex expansion) ([]string, []string) {
 
 // expand adds the related records ex asks for to items: per level one
 // GetMany per relation for all items together, never a read per item.
-func (s *Service) expand(ctx context.Context, who caller, ex expansion, items []records.Record) error {
+// It reports whether it left some out: at most maxExpandPerRecord records
+// per item and path (the first ones of a multi relation, in its order)
+// and maxExpandTotal per response (relations met past that are not
+// expanded). The handlers say so in the ExpandTruncatedHeader.
+func (s *Service) expand(ctx context.Context, who caller, ex expansion, items []records.Record) (truncated bool, err error) {
 	if ex.root == nil || len(items) == 0 {
-		return nil
+		return false, nil
 	}
-	if err := s.expandLevel(ctx, who, *ex.root, items); err != nil {
-		return err
+	b := &expandBudget{left: maxExpandTotal}
+	if err := s.expandLevel(ctx, who, *ex.root, items, b); err != nil {
+		return false, err
 	}
 	for _, it := range items {
 		for _, name := range ex.hidden {
 			delete(it, name)
 		}
 	}
-	return nil
+	return b.truncated, nil
 }
 
-func (s *Service) expandLevel(ctx context.Context, who caller, node expandNode, items []records.Record) error {
+// expandBudget is what is left of a response's expansion.
+type expandBudget struct {
+	left      int  // records that may still be expanded
+	truncated bool // some were left out
+}
+
+// ids returns the related ids of item's relation name that may be
+// expanded: the first maxExpandPerRecord.
+func (b *expandBudget) ids(item records.Record, name string) []string {
+	ids := relationIDs(item[name])
+	if len(ids) > maxExpandPerRecord {
+		b.truncated = true
+		ids = ids[:maxExpandPerRecord]
+	}
+	return ids
+}
+
+func (s *Service) expandLevel(ctx context.Context, who caller, node expandNode, items []records.Record, b *expandBudget) error {
 	for _, name := range slices.Sorted(maps.Keys(node)) {
 		e := node[name]
 		acc, ok := s.access(e.target, opView, who)
@@ -123,12 +151,16 @@ func (s *Service) expandLevel(ctx context.Context, who caller, node expandNode, 
 		var ids []string
 		seen := map[string]bool{}
 		for _, it := range items {
-			for _, id := range relationIDs(it[name]) {
+			for _, id := range b.ids(it, name) {
 				if !seen[id] {
 					seen[id] = true
 					ids = append(ids, id)
 				}
 			}
+		}
+		if len(ids) > b.left {
+			b.truncated = true
+			ids = ids[:b.left]
 		}
 		if len(ids) == 0 {
 			continue
@@ -137,8 +169,9 @@ func (s *Service) expandLevel(ctx context.Context, who caller, node expandNode, 
 		if err != nil {
 			return err
 		}
+		b.left -= len(ids)
 		if len(e.next) > 0 {
-			if err := s.expandLevel(ctx, who, e.next, got); err != nil {
+			if err := s.expandLevel(ctx, who, e.next, got, b); err != nil {
 				return err
 			}
 		}
@@ -147,7 +180,7 @@ func (s *Service) expandLevel(ctx context.Context, who caller, node expandNode, 
 			byID[idOf(r)] = r
 		}
 		for _, it := range items {
-			attach(it, name, e.field.Multi, relationIDs(it[name]), byID)
+			attach(it, name, e.field.Multi, b.ids(it, name), byID)
 		}
 	}
 	return nil

@@ -13,8 +13,12 @@ import (
 )
 
 // followTimeout bounds the work one followed event causes (a registry
-// reload, reading a sensitive record).
-const followTimeout = 10 * time.Second
+// reload); changeTimeout that of a record change (reading the record of a
+// sensitive collection, or a large one, and related records for realtime).
+const (
+	followTimeout = 10 * time.Second
+	changeTimeout = 2 * time.Second
+)
 
 // Follow reads the content stream until ctx is done, on every replica
 // (bus.Follow: an ordered consumer, new messages only): collection events
@@ -89,6 +93,10 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 		}
 		c := realtime.Change{Seq: meta.Sequence.Stream, Action: action, Collection: data.Collection,
 			ID: data.ID, Record: data.Record}
+		// One deadline for every read the change causes: the follower
+		// delivers changes in order, so a slow one holds the others.
+		ctx, cancel := context.WithTimeout(ctx, changeTimeout)
+		defer cancel()
 		if c.Record == nil && action != actionDeleted {
 			// A sensitive collection: the event carries no data. One read
 			// per change, whatever the number of subscribers.
@@ -96,6 +104,7 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 				return
 			}
 		}
+		s.preload(ctx, &c) // what matchers read through relations, before they run
 		s.Hub.Publish(c)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -75,22 +76,23 @@ func (k *tokens) verifier() *authn.Verifier {
 type user struct {
 	ID    string
 	Token string
+	SID   string // the session of the token
 }
 
 // mint returns a user with a fresh id, the given roles and permissions.
 func (k *tokens) mint(roles, perms []string) user {
 	k.t.Helper()
-	id := uuid.NewString()
+	id, sid := uuid.NewString(), uuid.NewString()
 	now := time.Now()
 	tok, err := k.keys.Sign(context.Background(), map[string]any{
 		"iss": issuer, "sub": id, "aud": []string{audience}, "exp": now.Add(10 * time.Minute).Unix(),
-		"iat": now.Unix(), "nbf": now.Unix(), "jti": uuid.NewString(), "sid": uuid.NewString(), "kind": "user",
+		"iat": now.Unix(), "nbf": now.Unix(), "jti": uuid.NewString(), "sid": sid, "kind": "user",
 		"roles": nonNil(roles), "permissions": nonNil(perms), "email": id[:8] + "@example.com", "email_verified": true,
 	})
 	if err != nil {
 		k.t.Fatal(err)
 	}
-	return user{ID: id, Token: tok}
+	return user{ID: id, Token: tok, SID: sid}
 }
 
 func nonNil(l []string) []string {
@@ -143,7 +145,8 @@ func (c *cluster) startReplica(db *store.DB, b *bus.Bus, follow bool) *replica {
 	srv := httptest.NewUnstartedServer(nil)
 	url := "http://" + srv.Listener.Addr().String()
 	svc, err := content.New(ctx, content.Deps{DB: db, Outbox: ob, Verifier: c.tokens.verifier(), Log: log},
-		content.Options{Service: c.service, AuthService: c.auth, PublicURL: url})
+		content.Options{Service: c.service, AuthService: c.auth, PublicURL: url,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // as auth.trusted_proxies by default
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +161,9 @@ func (c *cluster) startReplica(db *store.DB, b *bus.Bus, follow bool) *replica {
 	followed := make(chan struct{})
 	if follow {
 		go func() { defer close(followed); _ = svc.Follow(fctx, b) }()
+		authFollowed := make(chan struct{})
+		go func() { defer close(authFollowed); _ = svc.FollowAuth(fctx, b) }()
+		t.Cleanup(func() { cancel(); <-authFollowed })
 		select {
 		case <-svc.Following():
 		case <-time.After(10 * time.Second):

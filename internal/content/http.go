@@ -2,6 +2,7 @@ package content
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/httpx"
@@ -63,5 +64,43 @@ func (s *Service) Handler() http.Handler {
 	hub := func(w http.ResponseWriter, r *http.Request, _ caller) { s.Hub.ServeHTTP(w, r) }
 	r.open("GET /v1/realtime", hub)
 	r.open("POST /v1/realtime", hub)
-	return httpx.Stack(Name, s.Log, mux)
+	return httpx.Stack(Name, s.Log, queryToken(mux))
+}
+
+// AccessTokenParam is the query parameter that may carry the access
+// token (or API key) of GET /v1/realtime, for browsers: EventSource and
+// WebSocket cannot set an Authorization header.
+const AccessTokenParam = "access_token"
+
+// queryToken moves ?access_token= of GET /v1/realtime into the
+// Authorization header, where it is verified exactly like a header sent by
+// the client, and out of the URL, so that nothing after reads it there.
+// (The access log, traces and metrics of httpx record the path only, never
+// the query.) Only that request: elsewhere tokens in URLs end up in logs
+// and histories, and the parameter is left alone. Sent with an
+// Authorization header too, it is refused.
+func queryToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/realtime" || !strings.Contains(r.URL.RawQuery, AccessTokenParam) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		tok, ok := q[AccessTokenParam]
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(tok) != 1 || tok[0] == "" || r.Header.Get("Authorization") != "" || r.Header.Get("X-API-Key") != "" {
+			httpx.WriteError(w, r, invalid(CodeInvalidRequest, AccessTokenParam,
+				"send one access_token, and no Authorization or X-API-Key header with it"))
+			return
+		}
+		q.Del(AccessTokenParam)
+		r = r.Clone(r.Context())
+		r.URL.RawQuery = q.Encode()
+		r.RequestURI = r.URL.RequestURI()
+		r.Header.Set("Authorization", "Bearer "+tok[0])
+		next.ServeHTTP(w, r)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/content/schema"
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/outbox"
@@ -78,8 +79,13 @@ func start(ctx context.Context, p *platform.Platform) (*running, error) {
 	if err := p.Bus.EnsureStream(ctx, Name); err != nil {
 		return fail(err)
 	}
+	trusted, err := httpx.ParsePrefixes(p.Config.Auth.TrustedProxies)
+	if err != nil {
+		return fail(fmt.Errorf("auth.trusted_proxies: %w", err))
+	}
 	svc, err := New(ctx, Deps{DB: db, Outbox: outbox.New(db, p.Bus, outbox.Options{Logger: p.Log}),
-		Verifier: edge.Verifier, APIKeys: edge.APIKeys, Log: p.Log}, Options{PublicURL: p.Config.PublicURL})
+		Verifier: edge.Verifier, APIKeys: edge.APIKeys, Log: p.Log},
+		Options{PublicURL: p.Config.PublicURL, TrustedProxies: trusted})
 	if err != nil {
 		return fail(err)
 	}
@@ -97,7 +103,8 @@ func start(ctx context.Context, p *platform.Platform) (*running, error) {
 
 // Start runs the outbox relay, the consumer of user deletions, and the
 // followers of the content stream (realtime, schema changes) and of
-// session revocations.
+// session revocations and user deletions (the deny list; ending realtime
+// connections).
 func (r *running) Start(ctx context.Context) error {
 	if err := r.Outbox.Start(ctx); err != nil {
 		return err
@@ -115,6 +122,11 @@ func (r *running) Start(ctx context.Context) error {
 	r.wg.Go(func() {
 		if err := r.deny.Follow(bg, r.bus, r.lifetime); err != nil {
 			r.Log.Error("content: following revocations", "err", err)
+		}
+	})
+	r.wg.Go(func() {
+		if err := r.FollowAuth(bg, r.bus); err != nil {
+			r.Log.Error("content: following user deletions and revocations for realtime", "err", err)
 		}
 	})
 	r.wg.Go(func() { r.chores(bg) })

@@ -110,7 +110,7 @@ func TestRealtimeRelationFilter(t *testing.T) {
 		c.collection(r, `{"name": "people", "fields": [{"name": "name", "type": "text"}], "rules": {"view": "", "create": ""}}`)
 		c.collection(r, `{"name": "stories", "fields": [{"name": "title", "type": "text"},
 		    {"name": "author", "type": "relation", "collection": "people"}],
-		  "rules": {"view": "author.name != \"Secret\"", "create": ""}}`)
+		  "rules": {"list": "author.name != \"Secret\"", "view": "author.name != \"Secret\"", "create": ""}}`)
 		ann := r.create("people", user0, map[string]any{"name": "Ann"})
 		secret := r.create("people", user0, map[string]any{"name": "Secret"})
 		var clients []*wsClient
@@ -223,6 +223,7 @@ func openSSE(t *testing.T, url string, u user, lastID string) *sseClient {
 		defer resp.Body.Close()
 		defer close(c.events)
 		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 4<<20) // a change of a large record is one long line
 		var ev sseEvent
 		for sc.Scan() {
 			line := sc.Text()
@@ -338,7 +339,7 @@ func (c *wsClient) expect(t *testing.T, typ string) map[string]any {
 func TestRealtimeSensitive(t *testing.T) {
 	run(t, func(t *testing.T, c *cluster, r *replica) {
 		c.collection(r, `{"name": "secrets", "sensitive": true, "fields": [{"name": "code", "type": "text"}],
-		  "rules": {"view": "", "create": "", "delete": ""}}`)
+		  "rules": {"list": "", "view": "", "create": "", "delete": ""}}`)
 		anon := openSSE(t, r.URL+"/v1/realtime?subscribe=secrets/*", user0, "")
 		anon.next(t, "connect")
 		admin := openSSE(t, r.URL+"/v1/realtime?subscribe=secrets/*", c.admin, "")

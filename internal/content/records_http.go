@@ -7,6 +7,7 @@ import (
 
 	"github.com/bamhq/bam/internal/content/records"
 	"github.com/bamhq/bam/internal/content/schema"
+	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/store"
 )
@@ -37,6 +38,7 @@ func (s *Service) withCollection(ctx context.Context, name string, fn func(c *sc
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request, who caller) {
 	ctx := r.Context()
 	var page records.Page
+	var truncated bool
 	err := s.withCollection(ctx, r.PathValue("name"), func(c *schema.Collection) error {
 		acc, ok := s.access(c, opList, who)
 		if !ok {
@@ -55,11 +57,15 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, who caller)
 		if page, err = s.Records.List(ctx, c, q); err != nil {
 			return err
 		}
-		return s.expand(ctx, who, ex, page.Items)
+		truncated, err = s.expand(ctx, who, ex, page.Items)
+		return err
 	})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
+	}
+	if truncated {
+		w.Header().Set(ExpandTruncatedHeader, "true")
 	}
 	if page.Items == nil {
 		page.Items = []records.Record{}
@@ -70,6 +76,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, who caller)
 func (s *Service) handleView(w http.ResponseWriter, r *http.Request, who caller) {
 	ctx := r.Context()
 	var rec records.Record
+	var truncated bool
 	err := s.withCollection(ctx, r.PathValue("name"), func(c *schema.Collection) error {
 		acc, ok := s.access(c, opView, who)
 		if !ok {
@@ -82,11 +89,15 @@ func (s *Service) handleView(w http.ResponseWriter, r *http.Request, who caller)
 		if rec, err = s.Records.Get(ctx, s.DB.SQL(), c, r.PathValue("id"), acc); err != nil {
 			return err
 		}
-		return s.expand(ctx, who, ex, []records.Record{rec})
+		truncated, err = s.expand(ctx, who, ex, []records.Record{rec})
+		return err
 	})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
+	}
+	if truncated {
+		w.Header().Set(ExpandTruncatedHeader, "true")
 	}
 	tag := etag(rec)
 	w.Header().Set("ETag", tag)
@@ -107,7 +118,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, who calle
 	name := r.PathValue("name")
 	var rec records.Record
 	err := s.withCollection(ctx, name, func(c *schema.Collection) error {
-		return s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
+		return s.writes.do(ctx, func(ctx context.Context, tx *store.Tx) (err error) {
 			rec, err = s.create(ctx, tx, who, c, input)
 			return err
 		})
@@ -137,13 +148,17 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request, who calle
 	cond := parseIfMatch(r.Header.Get("If-Match"))
 	var rec records.Record
 	err := s.withCollection(ctx, r.PathValue("name"), func(c *schema.Collection) error {
-		return s.DB.InTx(ctx, func(tx *store.Tx) (err error) {
+		return s.writes.do(ctx, func(ctx context.Context, tx *store.Tx) (err error) {
 			rec, err = s.update(ctx, tx, who, c, r.PathValue("id"), input, mode, cond)
 			return err
 		})
 	})
 	if err != nil {
 		httpx.WriteError(w, r, err)
+		return
+	}
+	if rec == nil { // written, but not the caller's to view
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	w.Header().Set("ETag", etag(rec))
@@ -154,7 +169,7 @@ func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, who calle
 	ctx := r.Context()
 	cond := parseIfMatch(r.Header.Get("If-Match"))
 	err := s.withCollection(ctx, r.PathValue("name"), func(c *schema.Collection) error {
-		return s.DB.InTx(ctx, func(tx *store.Tx) error {
+		return s.writes.do(ctx, func(ctx context.Context, tx *store.Tx) error {
 			return s.delete(ctx, tx, who, c, r.PathValue("id"), cond)
 		})
 	})
@@ -178,7 +193,8 @@ func (s *Service) create(ctx context.Context, tx *store.Tx, who caller, c *schem
 	return rec, s.emitRecord(ctx, tx, actionCreated, c, rec)
 }
 
-// update changes record id of c for who in tx and announces it.
+// update changes record id of c for who in tx and announces it. It
+// returns the record as changed, or nil when who may not view it.
 func (s *Service) update(ctx context.Context, tx *store.Tx, who caller, c *schema.Collection, id string, input map[string]any, mode schema.Mode, cond ifMatch) (records.Record, error) {
 	acc, ok := s.access(c, opUpdate, who)
 	if !ok {
@@ -192,7 +208,29 @@ func (s *Service) update(ctx context.Context, tx *store.Tx, who caller, c *schem
 	if err != nil {
 		return nil, err
 	}
-	return rec, s.emitRecord(ctx, tx, actionUpdated, c, rec)
+	if err := s.emitRecord(ctx, tx, actionUpdated, c, rec); err != nil {
+		return nil, err
+	}
+	return s.visible(ctx, tx, who, c, rec)
+}
+
+// visible returns rec (of c, as written in tx) if who may view it, nil if
+// not: the answer to a write shows only what a read would.
+func (s *Service) visible(ctx context.Context, tx *store.Tx, who caller, c *schema.Collection, rec records.Record) (records.Record, error) {
+	acc, ok := s.access(c, opView, who)
+	switch {
+	case !ok:
+		return nil, nil
+	case acc == nil || acc.Rule == nil:
+		return rec, nil
+	}
+	if _, err := s.Records.Get(ctx, tx, c, idOf(rec), acc); err != nil {
+		if errs.KindOf(err) == errs.NotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return rec, nil
 }
 
 // delete removes record id of c for who in tx and announces what it

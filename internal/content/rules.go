@@ -138,7 +138,23 @@ func (s *Service) access(c *schema.Collection, o op, who caller) (a *records.Acc
 	if r.adminsOnly {
 		return nil, false
 	}
-	return &records.Access{Rule: r.node, Auth: who.auth}, true
+	return &records.Access{Rule: r.node, Auth: who.auth, Views: s.viewRule}, true
+}
+
+// viewRule is the view rule of collection for a caller who is not an
+// admin (records.Access.Views): what filters may read through relations,
+// and which records relation ids may name. An unknown collection, or a
+// null rule, shows nothing.
+func (s *Service) viewRule(collection string) (expr.Node, bool) {
+	c, ok := s.Registry.Get(collection)
+	if !ok {
+		return nil, false
+	}
+	r := s.rules.get(c, opView)
+	if r.adminsOnly {
+		return nil, false
+	}
+	return r.node, true
 }
 
 // denied is the answer to an operation only admins may do: 403 for list

@@ -20,12 +20,16 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/content/realtime"
 	"github.com/bamhq/bam/internal/content/records"
 	"github.com/bamhq/bam/internal/content/schema"
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
 )
@@ -55,6 +59,10 @@ type Options struct {
 	PublicURL     string
 	MaxBodyBytes  int64
 	MaxBatchBytes int64
+	// TrustedProxies are the peers (the gateway) whose X-Forwarded-For
+	// names the client: realtime counts an anonymous client's connections
+	// by that address (empty: the TCP peer's).
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are what the service is built from.
@@ -77,6 +85,10 @@ type Service struct {
 	Hub      *realtime.Hub
 	rules    *ruleCache
 	relCache *changeCache // relation data of recent changes, for realtime matchers
+	writes   *committer   // group commit of single-record writes (groupcommit.go)
+
+	filterPaths filterPaths  // the relation paths of live subscriptions' filters
+	lastRefresh atomic.Int64 // unix ns of the last refreshSometimes
 
 	following  chan struct{} // closed once Follow has the stream's position
 	followOnce sync.Once
@@ -110,7 +122,9 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 	s.Records = records.New(d.DB, s.Registry)
 	s.rules = newRuleCache(s.Registry, d.Log)
 	s.relCache = newChangeCache()
-	s.Hub = realtime.NewHub(realtime.Options{Authorizer: subscriber{s}, Logger: d.Log})
+	s.writes = newCommitter(d.DB)
+	s.Hub = realtime.NewHub(realtime.Options{Authorizer: subscriber{s}, Logger: d.Log,
+		ClientKey: func(r *http.Request) string { return httpx.ClientIP(r, o.TrustedProxies).String() }})
 	return s, nil
 }
 
@@ -122,6 +136,7 @@ func (s *Service) Close() { s.Hub.Close() }
 // only if another replica changed the catalogue and its event is still on
 // the way).
 func (s *Service) collection(ctx context.Context, name string) (*schema.Collection, error) {
+	s.refreshSometimes(ctx)
 	if c, ok := s.Registry.Get(name); ok {
 		return c, nil
 	}
@@ -132,6 +147,26 @@ func (s *Service) collection(ctx context.Context, name string) (*schema.Collecti
 		return c, nil
 	}
 	return nil, errNoCollection(name)
+}
+
+// refreshInterval is how often a replica checks, besides following the
+// stream, whether the collection definitions changed: the bound on how
+// long it may enforce stale rules when the stream lags.
+const refreshInterval = time.Second
+
+// refreshSometimes refreshes the registry (one small query; a reload only
+// on a change) when it was last checked refreshInterval ago or more. One
+// request at a time does it; the others go on with the definitions they
+// have.
+func (s *Service) refreshSometimes(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := s.lastRefresh.Load()
+	if now-last < int64(refreshInterval) || !s.lastRefresh.CompareAndSwap(last, now) {
+		return
+	}
+	if _, err := s.Registry.Refresh(ctx); err != nil && ctx.Err() == nil {
+		s.Log.WarnContext(ctx, "content: checking the collection definitions", "err", err)
+	}
 }
 
 // location is the URL of path for a Location header.

@@ -2,21 +2,26 @@ package content
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/content/expr"
 	"github.com/bamhq/bam/internal/content/realtime"
-	"github.com/bamhq/bam/internal/content/schema"
 	"github.com/bamhq/bam/internal/errs"
 )
+
+// maxFilterCost bounds the comparisons of a subscription's filter
+// (expr.Cost): it is evaluated for every change of its collection.
+const maxFilterCost = 16
 
 // subscriber is the realtime.Authorizer of the service: a subscription
 // must name an existing collection ("posts/*" or "posts/{id}") and a
 // filter that checks against it. Its Matcher admits a change when the
-// collection's view rule, as it is at that moment, and the filter both
-// hold for the record, evaluated in memory: no database read per
-// subscriber.
+// collection's rule, as it is at that moment, and the filter both hold for
+// the record, evaluated in memory: no database read per subscriber. The
+// rule is the list rule for "posts/*", as a list of the collection would
+// apply, and the view rule for "posts/{id}".
 type subscriber struct{ s *Service }
 
 var _ realtime.Authorizer = subscriber{}
@@ -32,106 +37,85 @@ func (a subscriber) Subscribe(ctx context.Context, p *authn.Principal, sub realt
 	if err != nil {
 		return nil, err
 	}
-	who := callerOf(p)
-	if !who.admin && s.rules.get(c, opView).adminsOnly {
-		return nil, errs.E(errs.Forbidden, CodeForbidden, "Only administrators may watch %s.", name)
+	m := &matcherState{s: s, collection: name, id: id, o: opView, who: callerOf(p)}
+	if id == "*" {
+		m.o = opList
 	}
-	filter, err := s.parseFilter(c, sub.Filter)
-	if err != nil {
+	if !m.who.admin && s.rules.get(c, m.o).adminsOnly {
+		return nil, errs.E(errs.Forbidden, CodeForbidden, "Only administrators may watch %s.", sub.Topic)
+	}
+	if m.filter, err = s.parseFilter(c, sub.Filter); err != nil {
 		return nil, err
 	}
-	return func(ch *realtime.Change) (bool, error) {
-		if ch.Collection != name || (id != "*" && ch.ID != id) {
+	if n := expr.Cost(m.filter); n > maxFilterCost {
+		return nil, invalid(realtime.CodeInvalidSubscription, "filter",
+			"the filter makes %d comparisons; a subscription's may make at most %d", n, maxFilterCost)
+	}
+	s.filterPaths.add(name, m.filter, m)
+	return m.match, nil
+}
+
+// matcherState is one subscription as its Matcher sees it.
+type matcherState struct {
+	s          *Service
+	collection string
+	id         string // "*" or a record id
+	o          op     // the rule that applies: list for "*", view for an id
+	who        caller
+	filter     expr.Node // nil: none
+}
+
+// errRelationsUnknown fails a match whose rule or filter follows a
+// relation the change's preloaded data does not hold (its read failed, or
+// the change is older than the data kept): no match, rather than a guess.
+var errRelationsUnknown = errors.New("content: related records of the change are not available")
+
+func (m *matcherState) match(ch *realtime.Change) (bool, error) {
+	if ch.Collection != m.collection || (m.id != "*" && ch.ID != m.id) {
+		return false, nil
+	}
+	if ch.Record == nil {
+		// A deleted record whose event carries no data (a sensitive
+		// collection, a large record): nothing to check a rule
+		// against, so administrators only.
+		return m.who.admin, nil
+	}
+	data := m.s.relCache.get(ch.Seq)
+	if !m.who.admin {
+		cur, ok := m.s.Registry.Get(m.collection)
+		if !ok {
 			return false, nil
 		}
-		if ch.Record == nil {
-			// A deleted record of a sensitive collection: nothing to
-			// check a rule against, so administrators only.
-			return who.admin, nil
+		r := m.s.rules.get(cur, m.o)
+		if r.adminsOnly {
+			return false, nil
 		}
-		rec := s.changeRecord(ch)
-		if !who.admin {
-			cur, ok := s.Registry.Get(name)
-			if !ok {
-				return false, nil
-			}
-			view := s.rules.get(cur, opView)
-			if view.adminsOnly {
-				return false, nil
-			}
-			if view.node != nil {
-				if ok, err := expr.Eval(view.node, rec, who.auth); err != nil || !ok {
-					return false, err
-				}
-			}
-		}
-		if filter == nil {
-			return true, nil
-		}
-		return expr.Eval(filter, rec, who.auth)
-	}, nil
-}
-
-// changeRecord is ch's record as expr.Eval reads it, with relation paths
-// resolved through data shared by every subscriber of the change.
-func (s *Service) changeRecord(ch *realtime.Change) expr.Record {
-	return &evalRecord{s: s, data: s.relCache.get(ch.Seq), collection: ch.Collection, rec: ch.Record}
-}
-
-// evalRecord implements expr.Record over a record of a change: a path
-// that passes relations reads the related records through the change's
-// shared relation data.
-type evalRecord struct {
-	s          *Service
-	data       *changeData
-	collection string
-	prefix     string // the relation path leading here, "" at the top
-	rec        map[string]any
-}
-
-func (r *evalRecord) Value(path []string) (any, bool) {
-	if len(path) == 0 {
-		return nil, false
-	}
-	v, ok := r.rec[path[0]]
-	if len(path) == 1 {
-		return v, ok
-	}
-	c, ok := r.s.Registry.Get(r.collection)
-	if !ok {
-		return nil, false
-	}
-	f, ok := relationField(c, path[0])
-	if !ok {
-		return nil, false
-	}
-	prefix := path[0]
-	if r.prefix != "" {
-		prefix = r.prefix + "." + path[0]
-	}
-	related := r.data.related(r.s, prefix, f, relationIDs(v))
-	if !f.Multi {
-		for _, rel := range related {
-			sub := &evalRecord{s: r.s, data: r.data, collection: f.Collection, prefix: prefix, rec: rel}
-			return sub.Value(path[1:])
-		}
-		return nil, true // no related record: null
-	}
-	var out []any
-	for _, rel := range related {
-		sub := &evalRecord{s: r.s, data: r.data, collection: f.Collection, prefix: prefix, rec: rel}
-		if v, ok := sub.Value(path[1:]); ok {
-			if l, isList := v.([]any); isList {
-				out = append(out, l...)
-			} else {
-				out = append(out, v)
+		if r.node != nil {
+			// Rules are trusted: their relations read every record.
+			if ok, err := m.s.eval(r.node, data, m.collection, ch.Record, nil, m.who.auth); err != nil || !ok {
+				return false, err
 			}
 		}
 	}
-	return out, true
+	if m.filter == nil {
+		return true, nil
+	}
+	var guard *caller // the filter reads through relations only what the caller may view
+	if !m.who.admin {
+		guard = &m.who
+	}
+	return m.s.eval(m.filter, data, m.collection, ch.Record, guard, m.who.auth)
 }
 
-// relationTarget is the collection a relation field points at.
-func (s *Service) relationTarget(f schema.Field) (*schema.Collection, bool) {
-	return s.Registry.Get(f.Collection)
+// eval evaluates n over rec, a record of collection in a change with
+// relation data d; guard, when set, is the caller whose view rules limit
+// the related records n reads.
+func (s *Service) eval(n expr.Node, d *changeData, collection string, rec map[string]any, guard *caller, auth expr.Auth) (bool, error) {
+	var unknown bool
+	r := &evalRecord{s: s, data: d, collection: collection, rec: rec, guard: guard, unknown: &unknown}
+	ok, err := expr.Eval(n, r, auth)
+	if err == nil && unknown {
+		return false, errRelationsUnknown
+	}
+	return ok, err
 }

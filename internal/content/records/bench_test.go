@@ -144,3 +144,20 @@ func BenchmarkListDeepKeyset(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkListSearch ranks a full-text search matching every row ("sql")
+// and one matching a few ("post 77": the last term is a prefix).
+func BenchmarkListSearch(b *testing.B) {
+	benchSeed(b, nil, func(b *testing.B, e *env, c *schema.Collection, _ []string) {
+		for _, search := range []string{"sql", "post 77"} {
+			b.Run(search, func(b *testing.B) {
+				q := records.Query{Search: search, Limit: 20}
+				for b.Loop() {
+					if p, err := e.s.List(e.ctx, c, q); err != nil || len(p.Items) == 0 {
+						b.Fatal(len(p.Items), err)
+					}
+				}
+			})
+		}
+	})
+}

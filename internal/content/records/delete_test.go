@@ -221,3 +221,70 @@ func TestForgetOwner(t *testing.T) {
 		}
 	})
 }
+
+// TestForgetOwnerRestricted: a deleted user's record that a restrict
+// relation from another user's record holds (directly, or through a
+// cascade) is anonymised instead of deleted, so that forgetting the user
+// completes; the others are deleted as usual.
+func TestForgetOwnerRestricted(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		c := e.collection(posts())
+		comments := e.collection(schema.Collection{Name: "comments", Fields: []schema.Field{
+			{Name: "post", Type: schema.Relation, Collection: "posts", OnDelete: schema.Cascade},
+			{Name: "by", Type: schema.Owner}}})
+		quotes := e.collection(schema.Collection{Name: "quotes", Fields: []schema.Field{
+			{Name: "post", Type: schema.Relation, Collection: "posts", OnDelete: schema.Restrict},
+			{Name: "comment", Type: schema.Relation, Collection: "comments", OnDelete: schema.Restrict},
+			{Name: "by", Type: schema.Owner}}})
+		quoted := e.insert(c, "u1", map[string]any{"title": "quoted"})
+		quotedComment := e.insert(c, "u1", map[string]any{"title": "its comment is quoted"})
+		free := e.insert(c, "u1", map[string]any{"title": "free"})
+		cm := e.insert(comments, "u2", map[string]any{"post": quotedComment["id"]})
+		e.insert(quotes, "u2", map[string]any{"post": quoted["id"]})
+		e.insert(quotes, "u2", map[string]any{"comment": cm["id"]})
+		// A restrict relation from a record that is itself forgotten holds nothing.
+		own := e.insert(c, "u1", map[string]any{"title": "quoted by u1 only"})
+		e.insert(quotes, "u1", map[string]any{"post": own["id"]})
+
+		var d []records.Deleted
+		var ch []records.Changed
+		err := e.tx(func(tx *store.Tx) (err error) {
+			d, ch, err = e.s.ForgetOwner(e.ctx, tx, "u1")
+			return err
+		})
+		if err != nil {
+			t.Fatalf("ForgetOwner with restrict relations: %v", err)
+		}
+		gotDeleted := map[string]bool{}
+		for _, x := range d {
+			gotDeleted[x.Record["id"].(string)] = true
+		}
+		if !gotDeleted[free["id"].(string)] || !gotDeleted[own["id"].(string)] || len(d) != 3 {
+			t.Errorf("deleted %v, want the free post, the post only u1 quoted and u1's quote", ids(d))
+		}
+		held := map[string]bool{}
+		for _, x := range ch {
+			if x.Restricted {
+				held[x.New["id"].(string)] = true
+			}
+		}
+		if len(held) != 2 || !held[quoted["id"].(string)] || !held[quotedComment["id"].(string)] {
+			t.Errorf("anonymised instead: %v, want the quoted post and the one whose comment is quoted", held)
+		}
+		for _, id := range []string{quoted["id"].(string), quotedComment["id"].(string)} {
+			if got := e.get(c, id); got == nil || got["author"] != nil {
+				t.Errorf("held post %s = %v, want it kept without its author", id, got)
+			}
+		}
+		if e.get(comments, cm["id"].(string)) == nil {
+			t.Error("the quoted comment was deleted")
+		}
+		err = e.tx(func(tx *store.Tx) (err error) {
+			d, ch, err = e.s.ForgetOwner(e.ctx, tx, "u1")
+			return err
+		})
+		if err != nil || len(d) != 0 || len(ch) != 0 {
+			t.Errorf("second run: deleted %v changed %d, %v", ids(d), len(ch), err)
+		}
+	})
+}

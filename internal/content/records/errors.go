@@ -20,6 +20,7 @@ const (
 	CodeInvalidSort   = "content.invalid_sort"
 	CodeRestricted    = "content.restricted"
 	CodeInvalidCursor = "request.invalid_cursor" // as httpx.DecodeCursor says
+	CodeQueryTimeout  = "content.query_timeout"
 )
 
 func notFound(collection string) error {
@@ -31,7 +32,12 @@ func precondition() error {
 		"The record changed since the version given; read it again.")
 }
 
-func forbidden(collection string) error {
+// forbidden refuses a write whose result the rule of op ("create",
+// "update") does not admit.
+func forbidden(collection, op string) error {
+	if op == "update" {
+		return errs.E(errs.Forbidden, CodeForbidden, "The update rule of %s does not admit the record as changed.", collection)
+	}
 	return errs.E(errs.Forbidden, CodeForbidden, "The create rule of %s does not admit this record.", collection)
 }
 

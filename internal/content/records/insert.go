@@ -29,7 +29,7 @@ func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRelations(ctx, tx, m, input); err != nil {
+	if err := s.checkRelations(ctx, tx, m, input, access); err != nil {
 		return nil, err
 	}
 	id, err := uuid.NewV7()
@@ -52,7 +52,7 @@ func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 	if _, err := tx.ExecContext(ctx, m.insertSQL(idx), args...); err != nil {
 		return nil, m.uniqueError(err)
 	}
-	if err := s.admit(ctx, tx, m, id.String(), access); err != nil {
+	if err := s.admit(ctx, tx, m, id.String(), access, "create"); err != nil {
 		return nil, err
 	}
 	rec := make(Record, len(m.cols))
@@ -66,9 +66,9 @@ func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 	return rec, nil
 }
 
-// admit checks that access admits the new row id of m: errs Forbidden if
-// not.
-func (s *Store) admit(ctx context.Context, tx *store.Tx, m *meta, id string, access *Access) error {
+// admit checks that access (the rule of op) admits row id of m as tx
+// sees it, written: errs Forbidden if not.
+func (s *Store) admit(ctx context.Context, tx *store.Tx, m *meta, id string, access *Access, op string) error {
 	rule, args, err := s.rule(m.c, access, 2)
 	if err != nil || rule == "" {
 		return err
@@ -76,7 +76,7 @@ func (s *Store) admit(ctx context.Context, tx *store.Tx, m *meta, id string, acc
 	var one int
 	err = tx.QueryRowContext(ctx, "SELECT 1 FROM "+m.table+` t WHERE t."id" = $1 AND (`+rule+")", append([]any{id}, args...)...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return forbidden(m.c.Name)
+		return forbidden(m.c.Name, op)
 	}
 	return err
 }

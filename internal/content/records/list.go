@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bamhq/bam/internal/content/schema"
+	"github.com/bamhq/bam/internal/store"
 )
 
 // List answers q over c.
@@ -18,7 +19,8 @@ import (
 // also counts every matching row (a second query: ask only when needed).
 // Errors: content.invalid_sort for a bad sort; content.validation_failed
 // for bad fields, limit, perPage or page; request.invalid_cursor for a
-// cursor not made by this list's order.
+// cursor not made by this list's order; content.query_timeout (errs
+// Timeout) when the queries take longer than Options.QueryTimeout.
 func (s *Store) List(ctx context.Context, c *schema.Collection, q Query) (Page, error) {
 	m := s.meta(c)
 	p, err := m.plan(q)
@@ -29,7 +31,16 @@ func (s *Store) List(ctx context.Context, c *schema.Collection, q Query) (Page, 
 	if err != nil {
 		return Page{}, err
 	}
-	items, err := s.listRows(ctx, m, p, w, q.Cursor)
+	var items []Record
+	var total *int64
+	err = s.reading(ctx, func(ctx context.Context, db store.Querier) error {
+		if items, err = s.listRows(ctx, db, m, p, w, q.Cursor); err != nil || !q.Count {
+			return err
+		}
+		n, err := s.count(ctx, db, m, w)
+		total = &n
+		return err
+	})
 	if err != nil {
 		return Page{}, err
 	}
@@ -52,20 +63,14 @@ func (s *Store) List(ctx context.Context, c *schema.Collection, q Query) (Page, 
 	if out.Items == nil {
 		out.Items = []Record{}
 	}
-	if q.Count {
-		n, err := s.count(ctx, m, w)
-		if err != nil {
-			return Page{}, err
-		}
-		out.TotalItems = &n
-	}
+	out.TotalItems = total
 	return out, nil
 }
 
 // listRows reads the rows of plan p under the conditions w: one page, or
 // in keyset mode up to limit+1 rows after cursor (the one more says
 // whether a next page follows), reading the keyset's segments in turn.
-func (s *Store) listRows(ctx context.Context, m *meta, p plan, w filter, cursor string) ([]Record, error) {
+func (s *Store) listRows(ctx context.Context, db store.Querier, m *meta, p plan, w filter, cursor string) ([]Record, error) {
 	exprs := make([]string, len(p.order.keys))
 	rank := "" // the rank expression, when the order uses it
 	for i, k := range p.order.keys {
@@ -75,22 +80,11 @@ func (s *Store) listRows(ctx context.Context, m *meta, p plan, w filter, cursor 
 			exprs[i], rank = w.rank, w.rank
 		}
 	}
-	args := append(w.args[:len(w.args):len(w.args)], w.rankArgs...)
+	args := w.args
 	order := m.text("order|"+p.order.sig+"|"+rank, func() string { return orderBy(p.order, exprs) })
 	query := func(more string, moreArgs []any, limit string) ([]Record, error) {
-		var b strings.Builder
-		b.WriteString(m.selectList(p.read))
-		if rank != "" {
-			b.WriteString(", " + rank)
-		}
-		b.WriteString(" FROM " + m.table + " t")
-		conds := w.conds
-		if more != "" {
-			conds = append(conds[:len(conds):len(conds)], more)
-		}
-		writeWhere(&b, conds)
-		b.WriteString(" ORDER BY " + order + " LIMIT " + limit)
-		return s.read(ctx, m, p, rank != "", b.String(), append(args[:len(args):len(args)], moreArgs...))
+		text := m.listSQL(p, w, rank, order, more, limit)
+		return s.read(ctx, db, m, p, rank != "", text, append(args[:len(args):len(args)], moreArgs...))
 	}
 	if p.paged {
 		return query("", nil, strconv.Itoa(p.limit)+" OFFSET "+strconv.Itoa((p.page-1)*p.limit))
@@ -115,17 +109,36 @@ func (s *Store) listRows(ctx context.Context, m *meta, p plan, w filter, cursor 
 	return out, nil
 }
 
-// filter is the WHERE of a list: its conditions and their arguments, and
-// the rank expression of a search.
+// listSQL is the text of one list query: the columns of p (and the rank,
+// if any) of the rows w and the condition more admit, in order, limited.
+func (m *meta) listSQL(p plan, w filter, rank, order, more, limit string) string {
+	var b strings.Builder
+	b.WriteString(m.selectList(p.read))
+	if rank != "" {
+		b.WriteString(", " + rank)
+	}
+	b.WriteString(" FROM " + m.table + " t" + w.join)
+	conds := w.conds
+	if more != "" {
+		conds = append(conds[:len(conds):len(conds)], more)
+	}
+	writeWhere(&b, conds)
+	b.WriteString(" ORDER BY " + order + " LIMIT " + limit)
+	return b.String()
+}
+
+// filter is what restricts a list: the join and conditions, their
+// arguments, and the rank expression of a search.
 type filter struct {
-	conds    []string
-	args     []any // of conds
-	rank     string
-	rankArgs []any // of rank, numbered after args
+	join  string // after "FROM <table> t": a search's FTS5 matches on SQLite
+	conds []string
+	args  []any // of join and conds; the rank uses no others
+	rank  string
 }
 
 // where compiles the filter, the access rule and the search of q; ranked
-// says whether the rank will be used. (Arguments are kept apart by use:
+// says whether the rank will be used. (The rank takes no argument of its
+// own, so the count, which does not use it, binds the same ones:
 // PostgreSQL refuses arguments a statement does not use.)
 func (s *Store) where(c *schema.Collection, q Query, ranked bool) (filter, error) {
 	var w filter
@@ -135,7 +148,7 @@ func (s *Store) where(c *schema.Collection, q Query, ranked bool) (filter, error
 			w.args = append(w.args, args...)
 		}
 	}
-	cond, args, err := s.condition(c, q.Filter, q.Access.auth(), 1)
+	cond, args, err := s.filter(c, q.Access, q.Filter, 1)
 	if err != nil {
 		return w, err
 	}
@@ -145,16 +158,22 @@ func (s *Store) where(c *schema.Collection, q Query, ranked bool) (filter, error
 	}
 	add(cond, args)
 	if q.Search != "" {
-		next := len(w.args) + 1
-		cond, rank, args, err := schema.SearchSQL(c, s.dialect, q.Search, next)
+		// The join form: SQLite's bm25 ranks every match in one pass
+		// only while the FTS table drives the query (as a correlated
+		// subquery per row it costs a full match each).
+		sr, err := schema.CompileSearch(c, s.dialect, q.Search, len(w.args)+1)
 		if err != nil {
 			return w, err
 		}
-		// The rank's own placeholders, if any, come after the condition's.
-		n := min(len(args), max(0, maxPlaceholder(cond)-next+1))
-		add(cond, args[:n])
+		if sr.Join != "" {
+			w.join = " " + sr.Join
+		}
+		if sr.Cond != "" {
+			w.conds = append(w.conds, sr.Cond)
+		}
+		w.args = append(w.args, sr.Args...)
 		if ranked {
-			w.rank, w.rankArgs = rank, args[n:]
+			w.rank = sr.Rank
 		}
 	}
 	return w, nil
@@ -195,9 +214,8 @@ func orderBy(o order, exprs []string) string {
 
 // read runs a list query whose columns are p.read (then the rank, if
 // ranked) and returns its rows.
-func (s *Store) read(ctx context.Context, m *meta, p plan, ranked bool, text string, args []any) ([]Record, error) {
-
-	rows, err := s.query(ctx, s.db.SQL(), false, text, args...)
+func (s *Store) read(ctx context.Context, db store.Querier, m *meta, p plan, ranked bool, text string, args []any) ([]Record, error) {
+	rows, err := s.query(ctx, db, false, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("records: list %s: %w", m.c.Name, err)
 	}
@@ -225,12 +243,12 @@ func (s *Store) read(ctx context.Context, m *meta, p plan, ranked bool, text str
 }
 
 // count counts the rows w admits.
-func (s *Store) count(ctx context.Context, m *meta, w filter) (int64, error) {
+func (s *Store) count(ctx context.Context, db store.Querier, m *meta, w filter) (int64, error) {
 	var b strings.Builder
-	b.WriteString("SELECT COUNT(*) FROM " + m.table + " t")
+	b.WriteString("SELECT COUNT(*) FROM " + m.table + " t" + w.join)
 	writeWhere(&b, w.conds)
 	var n int64
-	if err := s.db.SQL().QueryRowContext(ctx, b.String(), w.args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, b.String(), w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("records: count %s: %w", m.c.Name, err)
 	}
 	return n, nil

@@ -16,7 +16,7 @@
 // content.validation_failed (per field), content.not_found (absent and
 // forbidden alike), content.forbidden (create rule),
 // content.precondition_failed, content.conflict, content.restricted,
-// content.invalid_sort and request.invalid_cursor.
+// content.invalid_sort, content.query_timeout and request.invalid_cursor.
 package records
 
 import (
@@ -32,6 +32,13 @@ type Record map[string]any
 type Access struct {
 	Rule expr.Node // nil: everyone
 	Auth expr.Auth
+	// Views says what the caller may view of each collection (visible
+	// false: nothing; a nil rule: everything), for what the caller names
+	// through relations: a filter's relation paths read only the related
+	// records it admits (expr.Guarded), and a relation id a write sets
+	// must name a record it admits, else it is reported as missing. Nil:
+	// every record of every collection (trusted callers only).
+	Views func(collection string) (rule expr.Node, visible bool)
 }
 
 // Query is a list request.

@@ -10,10 +10,11 @@ import (
 )
 
 // checkRelations checks that every relation id in input (already validated
-// by Encode) names an existing record of the field's target collection.
-// Every missing id is one field error of the content.validation_failed
-// error it returns.
-func (s *Store) checkRelations(ctx context.Context, q store.Querier, m *meta, input map[string]any) error {
+// by Encode) names an existing record of the field's target collection
+// that access's caller may view (Access.Views): one it may not view is
+// reported as missing, so that a write cannot probe for ids. Every missing
+// id is one field error of the content.validation_failed error it returns.
+func (s *Store) checkRelations(ctx context.Context, q store.Querier, m *meta, input map[string]any, access *Access) error {
 	var fields []errs.FieldError
 	for _, ci := range m.relations {
 		f := m.cols[ci].field
@@ -21,14 +22,21 @@ func (s *Store) checkRelations(ctx context.Context, q store.Querier, m *meta, in
 		if len(ids) == 0 {
 			continue
 		}
-		if _, ok := s.reg.Get(f.Collection); !ok && f.Collection != m.c.Name {
+		target, ok := s.reg.Get(f.Collection)
+		if f.Collection == m.c.Name {
+			target, ok = m.c, true
+		}
+		if !ok {
 			fields = append(fields, errs.FieldError{Field: f.Name, Code: "not_found",
 				Message: fmt.Sprintf("collection %s does not exist", f.Collection)})
 			continue
 		}
-		found, err := existing(ctx, q, f.Collection, ids)
-		if err != nil {
-			return err
+		found := map[string]struct{}{}
+		if view, visible := access.view(f.Collection); visible {
+			var err error
+			if found, err = s.existing(ctx, q, target, ids, view); err != nil {
+				return err
+			}
 		}
 		for _, id := range ids {
 			if _, ok := found[id]; !ok {
@@ -63,33 +71,29 @@ func relationIDs(v any) []string {
 	return nil
 }
 
-// existing returns which of ids are records of collection.
-func existing(ctx context.Context, q store.Querier, collection string, ids []string) (map[string]struct{}, error) {
+// existing returns which of ids are records of c that access admits.
+func (s *Store) existing(ctx context.Context, q store.Querier, c *schema.Collection, ids []string, access *Access) (map[string]struct{}, error) {
 	found := make(map[string]struct{}, len(ids))
 	for len(ids) > 0 {
 		n := min(len(ids), getMax)
-		args := make([]any, n)
+		rule, ruleArgs, err := s.rule(c, access, n+1)
+		if err != nil {
+			return nil, err
+		}
+		args := make([]any, n, n+len(ruleArgs))
 		for i, id := range ids[:n] {
 			args[i] = id
 		}
-		rows, err := q.QueryContext(ctx, `SELECT "id" FROM `+quote(schema.Table(collection))+
-			` WHERE "id" IN (`+placeholders(1, n)+`)`, args...)
+		text := `SELECT t."id" FROM ` + quote(schema.Table(c.Name)) + ` t WHERE t."id" IN (` + placeholders(1, n) + `)`
+		if rule != "" {
+			text += " AND (" + rule + ")"
+		}
+		got, err := selectIDs(ctx, q, text, append(args, ruleArgs...)...)
 		if err != nil {
-			return nil, fmt.Errorf("records: check relations to %s: %w", collection, err)
+			return nil, fmt.Errorf("records: check relations to %s: %w", c.Name, err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("records: check relations to %s: %w", collection, err)
-			}
+		for _, id := range got {
 			found[id] = struct{}{}
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 		ids = ids[n:]
 	}

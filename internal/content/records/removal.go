@@ -17,13 +17,14 @@ import (
 // set points into it; empty the set_null references from outside the set;
 // delete the set.
 type removal struct {
-	s       *Store
-	tx      *store.Tx
-	order   []node                         // the records to delete, roots first, then in discovery order
-	in      map[string]map[string]struct{} // collection → ids of the set
-	refs    map[string][]referrer          // target collection → relation fields pointing at it
-	roots   int                            // order[:roots] were asked for
-	version int64                          // > 0: the only root must still have this version
+	s        *Store
+	tx       *store.Tx
+	order    []node                         // the records to delete, roots first, then in discovery order
+	in       map[string]map[string]struct{} // collection → ids of the set
+	refs     map[string][]referrer          // target collection → relation fields pointing at it
+	roots    int                            // order[:roots] were asked for
+	followed int                            // order[:followed] had their cascades followed
+	version  int64                          // > 0: the only root must still have this version
 }
 
 // node is one record to delete.
@@ -116,9 +117,9 @@ func (r *removal) run(ctx context.Context) ([]Deleted, []Changed, error) {
 // by level; a record already in the set is not followed again, so cycles
 // end.
 func (r *removal) cascade(ctx context.Context) error {
-	for done := 0; done < len(r.order); {
-		level := byCollection(r.order[done:])
-		done = len(r.order)
+	for r.followed < len(r.order) {
+		level := byCollection(r.order[r.followed:])
+		r.followed = len(r.order)
 		for _, g := range level {
 			for _, ref := range r.referrers(g.m.c.Name) {
 				if ref.onDelete != schema.Cascade {
@@ -140,6 +141,26 @@ func (r *removal) cascade(ctx context.Context) error {
 // restrict refuses the removal if a restrict relation of a record outside
 // the set points into it.
 func (r *removal) restrict(ctx context.Context) error {
+	ref, found, err := r.restricting(ctx, r)
+	if err != nil || !found {
+		return err
+	}
+	return errs.E(errs.Conflict, CodeRestricted,
+		"Records of %s refer to this record through %s, which restricts its deletion.",
+		ref.m.c.Name, ref.m.cols[ref.col].name).
+		WithField(ref.m.c.Name+"."+ref.m.cols[ref.col].name, "restricted", "refers to the record")
+}
+
+// restrictedBy reports whether a restrict relation of a record outside
+// the set of outer points into r's set.
+func (r *removal) restrictedBy(ctx context.Context, outer *removal) (bool, error) {
+	_, found, err := r.restricting(ctx, outer)
+	return found, err
+}
+
+// restricting finds a restrict relation of a record outside the set of
+// outer that points into r's set.
+func (r *removal) restricting(ctx context.Context, outer *removal) (referrer, bool, error) {
 	for _, g := range byCollection(r.order) {
 		for _, ref := range r.referrers(g.m.c.Name) {
 			if ref.onDelete != schema.Restrict {
@@ -147,19 +168,16 @@ func (r *removal) restrict(ctx context.Context) error {
 			}
 			ids, err := r.referencing(ctx, ref, g.ids)
 			if err != nil {
-				return err
+				return referrer{}, false, err
 			}
 			for _, id := range ids {
-				if !r.has(ref.m.c.Name, id) {
-					return errs.E(errs.Conflict, CodeRestricted,
-						"Records of %s refer to this record through %s, which restricts its deletion.",
-						ref.m.c.Name, ref.m.cols[ref.col].name).
-						WithField(ref.m.c.Name+"."+ref.m.cols[ref.col].name, "restricted", "refers to the record")
+				if !outer.has(ref.m.c.Name, id) {
+					return ref, true, nil
 				}
 			}
 		}
 	}
-	return nil
+	return referrer{}, false, nil
 }
 
 // setNull empties the set_null references that records outside the set

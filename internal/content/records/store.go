@@ -15,6 +15,9 @@ type Options struct {
 	Now func() time.Time
 	// ScanBatch is how many rows Scan reads per query; 500 if 0.
 	ScanBatch int
+	// QueryTimeout bounds the queries of one List; DefaultQueryTimeout
+	// if 0.
+	QueryTimeout time.Duration
 }
 
 // Store reads and writes records of the collections in a schema.Registry.
@@ -25,6 +28,7 @@ type Store struct {
 	dialect store.Dialect
 	now     func() time.Time
 	batch   int
+	timeout time.Duration // of a List
 
 	metas sync.Map // collection name → *meta (the latest definition seen)
 	stmts *stmtCache
@@ -35,12 +39,15 @@ func New(db *store.DB, reg *schema.Registry) *Store { return NewWithOptions(db, 
 
 // NewWithOptions is New with options.
 func NewWithOptions(db *store.DB, reg *schema.Registry, o Options) *Store {
-	s := &Store{db: db, reg: reg, dialect: db.Dialect(), now: o.Now, batch: o.ScanBatch}
+	s := &Store{db: db, reg: reg, dialect: db.Dialect(), now: o.Now, batch: o.ScanBatch, timeout: o.QueryTimeout}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.batch <= 0 {
 		s.batch = 500
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultQueryTimeout
 	}
 	s.stmts = newStmtCache(s.dialect == store.SQLite)
 	return s

@@ -13,8 +13,10 @@ import (
 
 // Update changes record id of c in tx (schema.Patch or schema.Replace). A
 // record access does not admit is errs NotFound; ifVersion > 0 that is not
-// the current version is errs Precondition. It returns the old and new
-// record.
+// the current version is errs Precondition. The rule must admit the record
+// as changed too (checked in tx after the write, as Insert checks the
+// create rule): if not, errs Forbidden (content.forbidden), and the caller
+// rolls tx back. It returns the old and new record.
 //
 // The record is read locked (PostgreSQL: FOR UPDATE; SQLite transactions
 // hold the write lock from BEGIN), so concurrent updates queue and each
@@ -45,7 +47,7 @@ func (s *Store) Update(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 	if ifVersion > 0 && ifVersion != versionOf(old) {
 		return nil, nil, precondition()
 	}
-	if err := s.checkRelations(ctx, tx, m, input); err != nil {
+	if err := s.checkRelations(ctx, tx, m, input, access); err != nil {
 		return nil, nil, err
 	}
 	updated, err = s.write(ctx, tx, m, old, vals, idx)
@@ -54,6 +56,9 @@ func (s *Store) Update(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 	}
 	if updated == nil { // cannot happen with the row locked; kept as a guard
 		return nil, nil, precondition()
+	}
+	if err := s.admit(ctx, tx, m, id, access, "update"); err != nil {
+		return nil, nil, err
 	}
 	return old, updated, nil
 }

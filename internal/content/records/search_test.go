@@ -1,0 +1,44 @@
+package records_test
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/bamhq/bam/internal/content/records"
+)
+
+// TestListSearchManyMatches pages, counts and sorts a search matching
+// hundreds of rows under a filter and an access rule (whose arguments are
+// numbered before the search's): every admitted row comes once, and the
+// count agrees.
+func TestListSearchManyMatches(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		c := e.collection(posts())
+		want := map[string]bool{}
+		recs := e.insertMany(c, 400, func(i int) (string, map[string]any) {
+			owner := []string{"u1", "u2"}[i%2]
+			return owner, map[string]any{"title": fmt.Sprintf("golang post %d", i),
+				"body": "golang " + []string{"", "golang", "golang golang"}[i%3], "views": float64(i), "published": i%3 == 0}
+		})
+		for i, r := range recs {
+			if i >= 100 && (i%3 == 0 || i%2 == 0) {
+				want[r["id"].(string)] = true
+			}
+		}
+		q := records.Query{Search: "golang", Filter: e.node(c, `views >= 100`),
+			Access: e.access(c, `published = true || author = @request.auth.id`, "u1"), Limit: 9}
+		for _, sort := range [][]string{nil, {"-views"}} {
+			q.Sort = sort
+			got := e.listAll(c, q)
+			if len(got) != len(want) || !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(maps.Keys(want))) {
+				t.Fatalf("sort %v: %d rows, want %d", sort, len(got), len(want))
+			}
+		}
+		p, err := e.s.List(e.ctx, c, records.Query{Search: "golang", Filter: q.Filter, Access: q.Access, Page: 2, PerPage: 50, Count: true})
+		if err != nil || p.TotalItems == nil || *p.TotalItems != int64(len(want)) || len(p.Items) != 50 {
+			t.Fatalf("page 2, counted: %d items, total %v, err %v; want 50 of %d", len(p.Items), p.TotalItems, err, len(want))
+		}
+	})
+}
