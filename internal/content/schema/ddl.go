@@ -29,10 +29,20 @@ func quote(name string) string { return `"` + name + `"` }
 // Index is an index of a collection's table, as the definition asks for
 // it: an entry of Indexes, a unique field, or the lookup index every
 // single relation and owner field gets.
+//
+// An entry of Indexes is made to serve the orders lists sort by (field
+// keys NULLS FIRST ascending, NULLS LAST descending, then id in the
+// direction of the key before it): its columns end with id (appended
+// unless declared), and on PostgreSQL, whose indexes sort NULLs last
+// ascending, its field columns are NULLS FIRST. SQLite sorts NULLs first
+// natively (and rejects NULLS FIRST in CREATE INDEX). System columns are
+// never null and keep the default, which the ORDER BY of lists, having no
+// NULLS clause for them, asks for.
 type Index struct {
-	Name    string // deterministic: i_<collection>_<hash of kind and columns>
+	Name    string // deterministic: i_<collection>_<hash of kind and declared columns>
 	Columns []string
 	Unique  bool
+	Sorted  bool // an entry of Indexes: id last, NULLS FIRST on PostgreSQL
 }
 
 // indexName names an index after what it is, so that comparing the names
@@ -55,16 +65,22 @@ func searchIndexName(collection string) string { return "i_" + collection + "_se
 // full-text objects), without duplicates, ordered by name.
 func (c *Collection) TableIndexes() []Index {
 	byName := map[string]Index{}
-	add := func(unique bool, cols []string) {
-		n := indexName(c.Name, unique, cols)
-		byName[n] = Index{Name: n, Columns: cols, Unique: unique}
+	add := func(ix Index) {
+		byName[ix.Name] = ix
 	}
 	for _, cols := range c.Indexes {
-		add(false, cols)
+		// Named after the declared columns, as before id was appended:
+		// tables made earlier keep their index under the same name, so a
+		// migration that drops the declaration drops it.
+		n := indexName(c.Name, false, cols)
+		if !slices.Contains(cols, FieldID) {
+			cols = append(slices.Clip(cols), FieldID)
+		}
+		add(Index{Name: n, Columns: cols, Sorted: true})
 	}
 	for _, f := range c.Fields {
 		if f.Unique {
-			add(true, []string{f.Name})
+			add(Index{Name: indexName(c.Name, true, []string{f.Name}), Columns: []string{f.Name}, Unique: true})
 		}
 	}
 	// A single relation or owner column is looked up by value (on-delete
@@ -78,7 +94,8 @@ func (c *Collection) TableIndexes() []Index {
 	}
 	for _, f := range c.Fields {
 		if (f.Type == Relation || f.Type == Owner) && !f.IsMulti() && !leading[f.Name] {
-			add(false, []string{f.Name})
+			cols := []string{f.Name}
+			add(Index{Name: indexName(c.Name, false, cols), Columns: cols})
 		}
 	}
 	out := slices.Collect(maps.Values(byName))
@@ -91,7 +108,7 @@ func (c *Collection) TableIndexes() []Index {
 func (c *Collection) DDL(d store.Dialect) []string {
 	stmts := []string{createTable(c, d)}
 	for _, ix := range c.TableIndexes() {
-		stmts = append(stmts, createIndex(c.Name, ix))
+		stmts = append(stmts, createIndex(c.Name, ix, d))
 	}
 	return append(stmts, createSearch(c, d)...)
 }
@@ -125,10 +142,14 @@ func createTable(c *Collection, d store.Dialect) string {
 
 func columnDef(f *Field, d store.Dialect) string { return quote(f.Name) + " " + columnType(f, d) }
 
-func createIndex(collection string, ix Index) string {
+// createIndex is the statement that creates ix in dialect d.
+func createIndex(collection string, ix Index, d store.Dialect) string {
 	cols := make([]string, len(ix.Columns))
 	for i, c := range ix.Columns {
 		cols[i] = quote(c)
+		if ix.Sorted && d == store.Postgres && !IsSystem(c) {
+			cols[i] += " NULLS FIRST"
+		}
 	}
 	u := ""
 	if ix.Unique {

@@ -173,7 +173,7 @@ func migration(cur, next *Collection, changes []change, dropped []*Field, d stor
 	}
 	for _, ix := range nextIx {
 		if !has(curIx, ix.Name) {
-			stmts = append(stmts, createIndex(next.Name, ix))
+			stmts = append(stmts, createIndex(next.Name, ix, d))
 		}
 	}
 	if searchChanged {
