@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -65,21 +64,7 @@ func newAuthCmds() []*cobra.Command {
 
 // withAuth opens the auth service's store as configured and runs fn on it.
 func withAuth(cmd *cobra.Command, fn func(context.Context, *auth.Offline, io.Writer) error) error {
-	p, err := newPlatform(cmd, os.Stderr)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(p.Config.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	a, err := auth.OpenOffline(ctx, p)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return fn(ctx, a, cmd.OutOrStdout())
+	return withOffline(cmd, auth.OpenOffline, func(ctx context.Context, a *auth.Offline) error {
+		return fn(ctx, a, cmd.OutOrStdout())
+	})
 }

@@ -71,23 +71,7 @@ func newContentCmd() *cobra.Command {
 
 // withContent opens the content store as configured and runs fn on it.
 func withContent(cmd *cobra.Command, fn func(context.Context, *content.Offline) error) error {
-	p, err := newPlatform(cmd, os.Stderr)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(p.Config.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	o, err := content.OpenOffline(ctx, p)
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	return fn(ctx, o)
+	return withOffline(cmd, content.OpenOffline, fn)
 }
 
 // createOutput opens path for writing, or returns stdout for "".

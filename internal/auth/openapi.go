@@ -2,17 +2,10 @@ package auth
 
 import (
 	_ "embed"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
-	"sync"
 	"sync/atomic"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/bamhq/bam/internal/authn"
-	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
 )
 
@@ -25,19 +18,8 @@ var OpenAPI []byte
 // openAPIPath is where the document is served, as JSON.
 const openAPIPath = "/v1/auth/openapi.json"
 
-// openAPIDoc is the document decoded once; servers is filled in per
-// service, from its issuer. A mapping with non-string keys (an unquoted
-// status code) would not encode as JSON: the round trip here catches it.
-var openAPIDoc = sync.OnceValues(func() (map[string]any, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
-		return nil, fmt.Errorf("auth: openapi.yaml: %w", err)
-	}
-	if _, err := json.Marshal(doc); err != nil {
-		return nil, fmt.Errorf("auth: openapi.yaml as JSON: %w", err)
-	}
-	return doc, nil
-})
+// openAPIDoc is the document, served with the issuer as its server.
+var openAPIDoc = httpx.NewOpenAPIDoc("auth", OpenAPI)
 
 // routeObserver, when set (only by tests), is told each route pattern
 // Handler registers and whether it requires a caller: how the document is
@@ -63,16 +45,5 @@ func (s *Service) docRoutes(r router) router {
 }
 
 func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
-	doc, err := openAPIDoc()
-	if err != nil {
-		httpx.WriteError(w, r, errs.Wrap(err, errs.Internal, "", ""))
-		return
-	}
-	out := make(map[string]any, len(doc)+1)
-	for k, v := range doc {
-		out[k] = v
-	}
-	out["servers"] = []map[string]string{{"url": strings.TrimSuffix(s.opts.Issuer, "/")}}
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_ = httpx.WriteJSON(w, http.StatusOK, out)
+	openAPIDoc.Serve(w, r, s.opts.Issuer)
 }

@@ -31,8 +31,8 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenResponse, err
 // authenticated as ("" when none). The rotation joins a batch
 // (refresh_batch.go).
 func (s *Service) refresh(ctx context.Context, token, client string) (TokenResponse, error) {
-	j := &refreshJob{token: token, client: client, done: make(chan struct{})}
-	s.refresher.do(ctx, j)
+	j := &refreshJob{token: token, client: client}
+	s.refresher.Do(ctx, j)
 	return s.refreshAnswer(ctx, j)
 }
 

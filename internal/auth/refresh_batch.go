@@ -2,9 +2,9 @@ package auth
 
 import (
 	"context"
-	"sync"
 	"time"
 
+	"github.com/bamhq/bam/internal/batch"
 	"github.com/bamhq/bam/internal/store"
 )
 
@@ -48,58 +48,16 @@ func refreshSlots(d store.Dialect) int {
 const refreshSlotsPostgres = 2
 
 // refreshJob is one refresh in a batch: its input, and its outcome once
-// done is closed.
+// the batch has run.
 type refreshJob struct {
 	token  string
 	client string // the id of the client the caller authenticated as, "" for none
 	r      rotation
 	err    error
-	done   chan struct{}
 }
 
-// batcher queues jobs while slots batches are running, and runs each
-// queue as the next batch.
-type batcher struct {
-	slots int                                           // batches running at once
-	run   func(ctx context.Context, jobs []*refreshJob) // runs a batch, closes every job's done
-
-	mu      sync.Mutex
-	running int
-	queue   []*refreshJob
-}
-
-// do runs j, alone at once when a slot is free, else in the next batch,
-// and returns when j is done.
-func (b *batcher) do(ctx context.Context, j *refreshJob) {
-	b.mu.Lock()
-	if b.running < b.slots { // then the queue is empty: queued jobs only wait for busy slots
-		b.running++
-		b.mu.Unlock()
-		b.lead(ctx, []*refreshJob{j})
-		return
-	}
-	b.queue = append(b.queue, j)
-	b.mu.Unlock()
-	<-j.done
-}
-
-// lead runs jobs in a slot, then hands the slot to the jobs queued
-// meanwhile, on a goroutine of their own so that this caller can answer.
-func (b *batcher) lead(ctx context.Context, jobs []*refreshJob) {
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshBatchTimeout)
-	b.run(bctx, jobs)
-	cancel()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.queue) == 0 {
-		b.running--
-		return
-	}
-	n := min(len(b.queue), refreshBatchMax)
-	next := b.queue[:n:n]
-	b.queue = b.queue[n:]
-	if len(b.queue) == 0 {
-		b.queue = nil // let the backing array go
-	}
-	go b.lead(ctx, next)
+// newRefresher returns the batcher refreshes join on dialect d; run
+// (refreshBatch) gives every job its outcome.
+func newRefresher(d store.Dialect, run func(ctx context.Context, jobs []*refreshJob)) *batch.Batcher[*refreshJob] {
+	return batch.New(refreshSlots(d), refreshBatchMax, refreshBatchTimeout, run)
 }

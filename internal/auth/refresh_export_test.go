@@ -8,12 +8,11 @@ import "context"
 func (s *Service) RefreshBatch(ctx context.Context, tokens []string) ([]TokenResponse, []error) {
 	jobs := make([]*refreshJob, len(tokens))
 	for i, tok := range tokens {
-		jobs[i] = &refreshJob{token: tok, done: make(chan struct{})}
+		jobs[i] = &refreshJob{token: tok}
 	}
 	s.refreshBatch(ctx, jobs)
 	resps, errs := make([]TokenResponse, len(jobs)), make([]error, len(jobs))
 	for i, j := range jobs {
-		<-j.done
 		resps[i], errs[i] = s.refreshAnswer(ctx, j)
 	}
 	return resps, errs

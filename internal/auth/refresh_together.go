@@ -10,7 +10,7 @@ import (
 
 // A batch of refreshes in one transaction (refresh_batch.go queues them).
 
-// refreshBatch rotates jobs in one transaction and closes their done. If
+// refreshBatch rotates jobs in one transaction and sets their outcome. If
 // that transaction fails, each job runs again in a transaction of its own,
 // so that the one at fault gets the error and the others their tokens.
 func (s *Service) refreshBatch(ctx context.Context, jobs []*refreshJob) {
@@ -21,11 +21,8 @@ func (s *Service) refreshBatch(ctx context.Context, jobs []*refreshJob) {
 		}
 		return
 	}
-	for _, j := range jobs {
-		if err != nil {
-			j.err = err
-		}
-		close(j.done)
+	if err != nil {
+		jobs[0].err = err // a lone job: a batch that failed ran again one job at a time
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/bamhq/bam/internal/auth/password"
 	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/batch"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
 )
@@ -66,9 +67,9 @@ type Service struct {
 	social     socialProviders // discovered lazily (social.go)
 	tasks      sync.WaitGroup  // mails sent after a commit or a response (verify.go)
 	signups    *throttle.Throttle
-	perIP      *throttle.Throttle // social sign-in starts and failed API key checks
-	refresher  *batcher           // group commit of refreshes (refresh_batch.go)
-	signIns    chan struct{}      // sign-in slots (signin_admit.go)
+	perIP      *throttle.Throttle          // social sign-in starts and failed API key checks
+	refresher  *batch.Batcher[*refreshJob] // group commit of refreshes (refresh_batch.go)
+	signIns    chan struct{}               // sign-in slots (signin_admit.go)
 }
 
 // signupAllowance is how many sign-ups one IP makes in an hour before
@@ -95,7 +96,7 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{Deps: d, opts: o, refreshKey: refreshKey}
-	s.refresher = &batcher{slots: refreshSlots(d.DB.Dialect()), run: s.refreshBatch}
+	s.refresher = newRefresher(d.DB.Dialect(), s.refreshBatch)
 	s.signIns = make(chan struct{}, signInSlots())
 	if s.signups, err = throttle.New(d.DB, throttle.Policy{Free: signupAllowance, Window: time.Hour, Clock: o.Clock}); err != nil {
 		return nil, err

@@ -2,9 +2,9 @@ package content
 
 import (
 	"context"
-	"sync"
 	"time"
 
+	"github.com/bamhq/bam/internal/batch"
 	"github.com/bamhq/bam/internal/store"
 )
 
@@ -43,28 +43,25 @@ func writeSlots(d store.Dialect) int {
 	return 4
 }
 
-// writeJob is one write of a batch: its work, and its outcome once done is
-// closed.
+// writeJob is one write of a batch: its work, and its outcome once the
+// batch has run.
 type writeJob struct {
-	ctx  context.Context // the request's values, without its cancellation
-	fn   func(ctx context.Context, tx *store.Tx) error
-	err  error
-	done chan struct{}
+	ctx context.Context // the request's values, without its cancellation
+	fn  func(ctx context.Context, tx *store.Tx) error
+	err error
 }
 
-// committer queues writes while slots batches are running, and runs each
-// queue as the next batch.
+// committer queues writes while its slots are busy, and runs each queue
+// as the next batch.
 type committer struct {
 	db    *store.DB
-	slots int
-
-	mu      sync.Mutex
-	running int
-	queue   []*writeJob
+	batch *batch.Batcher[*writeJob]
 }
 
 func newCommitter(db *store.DB) *committer {
-	return &committer{db: db, slots: writeSlots(db.Dialect())}
+	c := &committer{db: db}
+	c.batch = batch.New(writeSlots(db.Dialect()), writeBatchMax, writeBatchTimeout, c.run)
+	return c
 }
 
 // do runs fn in a write transaction, alone at once when a slot is free,
@@ -74,48 +71,17 @@ func newCommitter(db *store.DB) *committer {
 // fn gets ctx's values without its cancellation; the transaction is
 // bounded by writeBatchTimeout instead.
 func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *store.Tx) error) error {
-	j := &writeJob{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan struct{})}
-	c.mu.Lock()
-	if c.running < c.slots { // then the queue is empty: queued writes only wait for busy slots
-		c.running++
-		c.mu.Unlock()
-		c.lead(ctx, []*writeJob{j})
-		return j.err
-	}
-	c.queue = append(c.queue, j)
-	c.mu.Unlock()
-	<-j.done
+	j := &writeJob{ctx: context.WithoutCancel(ctx), fn: fn}
+	c.batch.Do(ctx, j)
 	return j.err
 }
 
-// lead runs jobs in a slot, then hands the slot to the jobs queued
-// meanwhile, on a goroutine of their own so that this caller can answer.
-func (c *committer) lead(ctx context.Context, jobs []*writeJob) {
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeBatchTimeout)
-	c.run(bctx, jobs)
-	cancel()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.queue) == 0 {
-		c.running--
-		return
-	}
-	n := min(len(c.queue), writeBatchMax)
-	next := c.queue[:n:n]
-	c.queue = c.queue[n:]
-	if len(c.queue) == 0 {
-		c.queue = nil // let the backing array go
-	}
-	go c.lead(ctx, next)
-}
-
-// run writes jobs in one transaction and closes their done. A lone job
+// run writes jobs in one transaction and sets their outcome. A lone job
 // runs as it would without batching.
 func (c *committer) run(ctx context.Context, jobs []*writeJob) {
 	if len(jobs) == 1 {
 		j := jobs[0]
 		j.err = c.db.InTx(ctx, func(tx *store.Tx) error { return j.fn(j.ctx, tx) })
-		close(j.done)
 		return
 	}
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
@@ -130,10 +96,6 @@ func (c *committer) run(ctx context.Context, jobs []*writeJob) {
 		for _, j := range jobs {
 			c.run(ctx, []*writeJob{j})
 		}
-		return
-	}
-	for _, j := range jobs {
-		close(j.done)
 	}
 }
 

@@ -2,16 +2,9 @@ package content
 
 import (
 	_ "embed"
-	"encoding/json"
-	"fmt"
-	"maps"
 	"net/http"
-	"sync"
 	"sync/atomic"
 
-	"go.yaml.in/yaml/v3"
-
-	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
 )
 
@@ -25,18 +18,9 @@ var OpenAPI []byte
 // it at its first route prefix + openapi.json).
 const openAPIPath = "/v1/collections/openapi.json"
 
-// openAPIDoc is the document decoded once; servers is filled in per
-// service. The JSON round trip catches a mapping JSON cannot hold.
-var openAPIDoc = sync.OnceValues(func() (map[string]any, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
-		return nil, fmt.Errorf("content: openapi.yaml: %w", err)
-	}
-	if _, err := json.Marshal(doc); err != nil {
-		return nil, fmt.Errorf("content: openapi.yaml as JSON: %w", err)
-	}
-	return doc, nil
-})
+// openAPIDoc is the document, served with the public URL (when set) as
+// its server.
+var openAPIDoc = httpx.NewOpenAPIDoc("content", OpenAPI)
 
 // routeObserver, when set (only by tests), is told each route pattern
 // Handler registers and whether it requires a caller.
@@ -58,15 +42,5 @@ func (s *Service) docRoutes(r router) router {
 }
 
 func (s *Service) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ caller) {
-	doc, err := openAPIDoc()
-	if err != nil {
-		httpx.WriteError(w, r, errs.Wrap(err, errs.Internal, "", ""))
-		return
-	}
-	out := maps.Clone(doc)
-	if s.opts.PublicURL != "" {
-		out["servers"] = []map[string]string{{"url": trimSlash(s.opts.PublicURL)}}
-	}
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_ = httpx.WriteJSON(w, http.StatusOK, out)
+	openAPIDoc.Serve(w, r, s.opts.PublicURL)
 }
