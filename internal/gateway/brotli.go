@@ -43,7 +43,8 @@ func serveBrotli(next http.Handler, w http.ResponseWriter, r *http.Request) {
 // brotliWriter compresses a response with brotli as it streams through,
 // holding back at most gzhttp.DefaultMinSize bytes while it decides, and
 // only when the headers have not decided already. It compresses when the
-// upstream set no Content-Encoding or Content-Range, the status has a
+// upstream set no Content-Encoding, Content-Range or Cache-Control:
+// no-transform, the status has a
 // body, the Content-Type is compressible (sniffed from the first bytes
 // when absent) and the body reaches the minimum size, or is flushed first
 // (a stream of unknown length).
@@ -86,7 +87,7 @@ func (w *brotliWriter) WriteHeader(code int) {
 	}
 	ct := h.Get("Content-Type")
 	switch {
-	case !bodyAllowed(code) || h.Get("Content-Encoding") != "" || h.Get("Content-Range") != "" ||
+	case !bodyAllowed(code) || h.Get("Content-Encoding") != "" || h.Get("Content-Range") != "" || noTransform(h) ||
 		(ct != "" && !compressible(ct)) || (cl >= 0 && cl < gzhttp.DefaultMinSize):
 		w.startPlain()
 	case ct != "" && cl >= gzhttp.DefaultMinSize:

@@ -44,9 +44,13 @@ func compressible(ct string) bool {
 // that accept it: with brotli when the client's q-values rank br at least
 // as high as gzip and zstd (wantsBrotli), else as gzhttp negotiates.
 // Requests without Accept-Encoding, HEAD requests and protocol upgrades
-// (WebSocket) skip the wrappers: it costs them nothing.
+// (WebSocket) skip the wrappers: it costs them nothing. Responses with
+// Cache-Control: no-transform are never compressed (RFC 9111, section
+// 5.2.2.6): brotliWriter checks, and for gzhttp noTransformWriter tells it.
 func compress(next http.Handler) http.Handler {
-	wrapped := compressWrapper()(next)
+	wrapped := compressWrapper()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&noTransformWriter{ResponseWriter: w}, r)
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Accept-Encoding") == "" || r.Header.Get("Upgrade") != "" || r.Method == http.MethodHead {
 			addVary(w.Header()) // a cache must not serve this answer to those that accept
@@ -74,3 +78,58 @@ func addVary(h http.Header) {
 	}
 	h["Vary"] = varyAcceptEncoding[:1:1]
 }
+
+// noTransform reports whether h's Cache-Control has the no-transform
+// directive.
+func noTransform(h http.Header) bool {
+	for _, line := range h["Cache-Control"] {
+		for line != "" {
+			var d string
+			d, line, _ = strings.Cut(line, ",")
+			if strings.EqualFold(strings.TrimSpace(d), "no-transform") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noTransformWriter sits between a handler and gzhttp's writer: when the
+// response head says no-transform, it sets the header with which gzhttp
+// leaves a response alone (gzhttp removes it before the head goes out).
+type noTransformWriter struct {
+	http.ResponseWriter
+	checked bool
+}
+
+func (w *noTransformWriter) check() {
+	if !w.checked {
+		w.checked = true
+		if h := w.Header(); noTransform(h) {
+			h.Set(gzhttp.HeaderNoCompression, "1")
+		}
+	}
+}
+
+func (w *noTransformWriter) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols { // not an interim response
+		w.check()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noTransformWriter) Write(p []byte) (int, error) {
+	w.check()
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush and FlushError keep streaming through (SSE, the proxy's flushes).
+func (w *noTransformWriter) Flush() { _ = w.FlushError() }
+
+func (w *noTransformWriter) FlushError() error {
+	w.check()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the writers below.
+func (w *noTransformWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -93,6 +93,11 @@ func TestCompression(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Encoding", "gzip")
 			_, _ = w.Write(pregz.Bytes())
+		case "/c/notransform": // RFC 9111 §5.2.2.6: intermediaries must not change the body
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Add("Cache-Control", "private")
+			w.Header().Add("Cache-Control", "max-age=60, No-Transform")
+			_, _ = w.Write(bigJSON)
 		case "/c/png":
 			w.Header().Set("Content-Type", "image/png")
 			_, _ = w.Write(bytes.Repeat([]byte{0}, 4096))
@@ -142,6 +147,9 @@ func TestCompression(t *testing.T) {
 		{"below the minimum size, br: plain", "/c/small", "br", ""},
 		{"incompressible type: plain", "/c/png", "gzip", ""},
 		{"incompressible type, br: plain", "/c/png", "br", ""},
+		{"Cache-Control: no-transform, gzip: plain", "/c/notransform", "gzip", ""},
+		{"Cache-Control: no-transform, zstd: plain", "/c/notransform", "zstd", ""},
+		{"Cache-Control: no-transform, br: plain", "/c/notransform", "br", ""},
 		{"already compressed: passed through", "/c/pregz", "gzip", "gzip"},
 		{"already compressed, br accepted: passed through", "/c/pregz", "br", "gzip"},
 	} {
@@ -153,8 +161,11 @@ func TestCompression(t *testing.T) {
 			if tt.path == "/c/pregz" && !bytes.Equal(body, pregz.Bytes()) {
 				t.Errorf("the upstream's gzip body was changed")
 			}
-			if tt.path == "/c/big" && !bytes.Equal(body, bigJSON) {
+			if (tt.path == "/c/big" || tt.path == "/c/notransform") && !bytes.Equal(body, bigJSON) {
 				t.Errorf("plain body differs")
+			}
+			if v := resp.Header.Get("No-Gzip-Compression"); v != "" {
+				t.Errorf("the compressor's internal header reached the client: %q", v)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +31,9 @@ type Builder struct {
 	// pool's default).
 	Transport *http.Transport
 
-	mu    sync.Mutex
-	pools map[string]*upstream.Pool
+	mu      sync.Mutex
+	pools   map[string]*upstream.Pool
+	applied *config.Gateway // the section the gateway serves now
 }
 
 // Apply builds the table c describes and swaps it into g. On error g keeps
@@ -59,7 +61,19 @@ func (b *Builder) Apply(g *Gateway, c config.Config) error {
 		}
 	}
 	b.pools = keep
+	if err == nil {
+		gc := c.Gateway
+		b.applied = &gc
+	}
 	return err
+}
+
+// Unchanged reports whether c's gateway section is the one the last
+// successful Apply served: applying it again would change nothing.
+func (b *Builder) Unchanged(c config.Config) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.applied != nil && reflect.DeepEqual(*b.applied, c.Gateway)
 }
 
 // New builds a gateway serving c.

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bamhq/bam/internal/httpx"
 )
 
 // CORS lets browsers on other origins call the API.
@@ -112,6 +114,29 @@ var (
 	referrerPolicy = []string{"strict-origin-when-cross-origin"}
 	hsts           = []string{"max-age=63072000; includeSubDomains"}
 )
+
+// dropEdgeDuplicates removes from an upstream's response the headers the
+// edge has already set to the same value — nosniff and the referrer
+// policy above, and the X-Request-Id the gateway sent, which services echo
+// (httpx.Stack in front of the gateway set it on the response) — since the
+// proxy would add them a second time. A different value is kept beside the
+// edge's (a browser applies the last Referrer-Policy it understands: the
+// upstream's).
+func dropEdgeDuplicates(resp *http.Response) {
+	h := resp.Header
+	same := func(key, value string) {
+		if v := h[key]; len(v) == 1 && v[0] == value {
+			delete(h, key)
+		}
+	}
+	same("X-Content-Type-Options", nosniff[0])
+	same("Referrer-Policy", referrerPolicy[0])
+	if resp.Request != nil {
+		if id := resp.Request.Header[httpx.HeaderRequestID]; len(id) == 1 {
+			same(httpx.HeaderRequestID, id[0])
+		}
+	}
+}
 
 // stripUpstreamCORS drops an upstream's own CORS headers when the gateway
 // answers CORS, so a response never carries two Allow-Origin values.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bamhq/bam/internal/httpx"
 )
 
 // DocSource is a service behind the gateway that serves its own OpenAPI
@@ -64,8 +66,7 @@ func (d *Docs) Wrap(next http.Handler) http.Handler {
 		}
 		securityHeaders(w, r)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			docsMethodNotAllowed.ServeHTTP(w, r)
 			return
 		}
 		doc := d.Document(r.Context())
@@ -80,6 +81,10 @@ func (d *Docs) Wrap(next http.Handler) http.Handler {
 		_ = enc.Encode(doc)
 	})
 }
+
+// docsMethodNotAllowed answers the methods /docs and /openapi.json do not
+// serve, as problem+json like every other answer of the gateway.
+var docsMethodNotAllowed = httpx.MethodNotAllowedHandler(http.MethodGet, http.MethodHead)
 
 // Document returns the merged document.
 func (d *Docs) Document(ctx context.Context) map[string]any {

@@ -161,8 +161,9 @@ func TestDocsPage(t *testing.T) {
 	}
 	post := httptest.NewRecorder()
 	h.ServeHTTP(post, httptest.NewRequest(http.MethodPost, "/docs", nil))
-	if post.Code != http.StatusMethodNotAllowed {
-		t.Errorf("POST /docs = %d, want 405", post.Code)
+	if ct := post.Header().Get("Content-Type"); post.Code != http.StatusMethodNotAllowed || ct != "application/problem+json" ||
+		post.Header().Get("Allow") != "GET, HEAD" || !strings.Contains(post.Body.String(), `"request.method_not_allowed"`) {
+		t.Errorf("POST /docs = %d %s, Allow %q: %s; want a 405 problem", post.Code, ct, post.Header().Get("Allow"), post.Body)
 	}
 }
 

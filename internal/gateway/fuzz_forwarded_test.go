@@ -42,39 +42,41 @@ var fuzzTrusted = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.Must
 
 // FuzzForwarded sends a request from any peer address with any
 // X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded
-// (RFC 7239) and Host headers, to a gateway with trusted proxies
+// (RFC 7239), X-Real-IP and Host headers, to a gateway with trusted proxies
 // or without, and checks what the upstream receives: no panic; from an
 // untrusted peer, none of the client's forwarding headers reach it
 // (X-Forwarded-For is the peer alone, the proto is the connection's, the
 // host the request's); from a trusted one, the client is the right-most
-// hop no trusted proxy vouches for, never a hop left of it; and every
+// hop no trusted proxy vouches for, never a hop left of it; the client's
+// X-Real-IP never reaches it (the gateway sends none); and every
 // forwarding header the upstream sees parses.
 func FuzzForwarded(f *testing.F) {
 	for _, s := range []struct {
 		peer          []byte
 		trust         bool
 		xff, xfp, xfh string
-		fwd, hh       string
+		fwd, hh, xri  string
 	}{
-		{[]byte{203, 0, 113, 7}, false, "1.2.3.4", "https", "evil.example", "for=1.2.3.4;proto=https;host=evil.example", "api.example.com"},
-		{[]byte{10, 0, 0, 2}, true, "198.51.100.9, 10.0.0.3", "https", "api.example.com", "", "api.example.com"},
-		{[]byte{10, 0, 0, 2}, true, "6.6.6.6, 198.51.100.9, 10.1.1.1", "", "", "", "api.example.com:8443"},
-		{[]byte{10, 0, 0, 2}, true, "garbage, 198.51.100.9", "", "", "", "h"},
-		{[]byte{10, 0, 0, 2}, true, "198.51.100.9, garbage", "", "", "", "h"},
-		{[]byte{10, 0, 0, 2}, true, "10.0.0.9, 10.2.3.4", "", "", "", "h"},
-		{[]byte{10, 0, 0, 2}, true, "1.1.1.1\n2.2.2.2, 10.0.0.5", "", "", "", "h"},
-		{[]byte{10, 0, 0, 2}, true, "[2001:db8::1]:80, ::ffff:10.0.0.1", "", "", "", "h"},
-		{[]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, true, "2001:db8::7, fd12::1", "", "", `for="[2001:db8::7]:80"`, "[::1]:80"},
-		{[]byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}, true, "10.0.0.1", "http", "", `for=unknown, for=_hidden;by="[fd00::1]"`, ""},
-		{[]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2}, true, "203.0.113.1", "", "", "", "h"}, // IPv4-mapped peer
-		{[]byte{127, 0, 0, 1}, false, "fe80::1%eth0", "HTTPS", "a b", `for="\"`, "h"},
+		{[]byte{203, 0, 113, 7}, false, "1.2.3.4", "https", "evil.example", "for=1.2.3.4;proto=https;host=evil.example", "api.example.com", "1.2.3.4"},
+		{[]byte{10, 0, 0, 2}, true, "198.51.100.9, 10.0.0.3", "https", "api.example.com", "", "api.example.com", "6.6.6.6"},
+		{[]byte{10, 0, 0, 2}, false, "", "", "", "", "h", "127.0.0.1\n::1"},
+		{[]byte{10, 0, 0, 2}, true, "6.6.6.6, 198.51.100.9, 10.1.1.1", "", "", "", "api.example.com:8443", ""},
+		{[]byte{10, 0, 0, 2}, true, "garbage, 198.51.100.9", "", "", "", "h", ""},
+		{[]byte{10, 0, 0, 2}, true, "198.51.100.9, garbage", "", "", "", "h", ""},
+		{[]byte{10, 0, 0, 2}, true, "10.0.0.9, 10.2.3.4", "", "", "", "h", ""},
+		{[]byte{10, 0, 0, 2}, true, "1.1.1.1\n2.2.2.2, 10.0.0.5", "", "", "", "h", ""},
+		{[]byte{10, 0, 0, 2}, true, "[2001:db8::1]:80, ::ffff:10.0.0.1", "", "", "", "h", ""},
+		{[]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, true, "2001:db8::7, fd12::1", "", "", `for="[2001:db8::7]:80"`, "[::1]:80", ""},
+		{[]byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}, true, "10.0.0.1", "http", "", `for=unknown, for=_hidden;by="[fd00::1]"`, "", ""},
+		{[]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2}, true, "203.0.113.1", "", "", "", "h", ""}, // IPv4-mapped peer
+		{[]byte{127, 0, 0, 1}, false, "fe80::1%eth0", "HTTPS", "a b", `for="\"`, "h", ""},
 	} {
-		f.Add(s.peer, s.trust, s.xff, s.xfp, s.xfh, s.fwd, s.hh)
+		f.Add(s.peer, s.trust, s.xff, s.xfp, s.xfh, s.fwd, s.hh, s.xri)
 	}
 	route := gateway.Route{Prefix: "/", Upstream: "up", Auth: gateway.AuthNone}
 	open, openReceived := recordingGateway(f, nil, route)
 	behind, behindReceived := recordingGateway(f, fuzzTrusted, route)
-	f.Fuzz(func(t *testing.T, peerBytes []byte, trust bool, xff, xfp, xfh, fwd, host string) {
+	f.Fuzz(func(t *testing.T, peerBytes []byte, trust bool, xff, xfp, xfh, fwd, host, xri string) {
 		peerIP, ok := netip.AddrFromSlice(peerBytes)
 		if !ok {
 			return // net/http's RemoteAddr is always an IP and a port
@@ -99,6 +101,7 @@ func FuzzForwarded(f *testing.F) {
 		set("X-Forwarded-Proto", xfp)
 		set("X-Forwarded-Host", xfh)
 		set("Forwarded", fwd)
+		set("X-Real-Ip", xri)
 		sentXFF := req.Header.Values("X-Forwarded-For")
 
 		rec := httptest.NewRecorder()
@@ -110,6 +113,9 @@ func FuzzForwarded(f *testing.F) {
 
 		hops := parseXFF(t, out.Header.Values("X-Forwarded-For"))
 		peer := peerIP.Unmap()
+		if got := out.Header.Values("X-Real-Ip"); len(got) != 0 {
+			t.Errorf("X-Real-IP %q reached the upstream, want none", got)
+		}
 		if !trust || !inPrefixes(peer, trusted) {
 			if len(hops) != 1 || hops[0] != peer {
 				t.Errorf("untrusted peer %s: X-Forwarded-For %q reached the upstream, want the peer alone", peer, out.Header.Values("X-Forwarded-For"))

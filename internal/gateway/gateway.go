@@ -143,11 +143,16 @@ func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Pr
 			if len(trusted) > 0 {
 				pr.Out.Header.Set("X-Forwarded-For", clientIP(pr.In, trusted).String())
 			}
+			// Nor the client's X-Real-IP. The gateway sends none of its own:
+			// X-Forwarded-For, one address, is the client as it derived it
+			// (an extra header would cost the proxy allocations per request).
+			delete(pr.Out.Header, "X-Real-Ip")
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			if corsOn {
 				stripUpstreamCORS(resp.Header)
 			}
+			dropEdgeDuplicates(resp)
 			return nil
 		},
 		Transport:     httpx.TraceProxyTransport(rt), // the upstream call is a child span, with traceparent sent on

@@ -64,78 +64,102 @@ func (l Limit) preAuth() bool { return l.Per == "" || l.Per == PerIP || l.Per ==
 func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, pre bool, next http.Handler) http.Handler {
 	type scoped struct {
 		Limit
-		scope  string
-		suffix string
+		suffix                  string
+		fixed                   string             // the key of a per-route limit, the same for every request
+		allowed, denied, failed prometheus.Counter // resolved once, not per request
+	}
+	newScoped := func(l Limit, scope, suffix string) scoped {
+		var fixed string
+		if l.Per == PerRoute {
+			fixed = "route:" + r.Prefix + suffix
+		}
+		return scoped{Limit: l, suffix: suffix, fixed: fixed,
+			allowed: limitDecisions.WithLabelValues(r.Prefix, scope, "allowed"),
+			denied:  limitDecisions.WithLabelValues(r.Prefix, scope, "denied"),
+			failed:  limitDecisions.WithLabelValues(r.Prefix, scope, "error")}
+	}
+	if g.opts.Limiter == nil {
+		return next
 	}
 	var limits []scoped
 	if def.on() && def.preAuth() == pre {
-		limits = append(limits, scoped{def, "default", ""})
+		limits = append(limits, newScoped(def, "default", ""))
 	}
 	if r.RateLimit.on() && r.RateLimit.preAuth() == pre {
-		limits = append(limits, scoped{r.RateLimit, "route", "|" + r.Prefix})
+		limits = append(limits, newScoped(r.RateLimit, "route", "|"+r.Prefix))
 	}
-	if len(limits) == 0 || g.opts.Limiter == nil {
+	if len(limits) == 0 {
 		return next
 	}
 	lim := g.opts.Limiter
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var shown *ratelimit.Decision
+		var shown ratelimit.Decision
+		decided := false
 		for _, l := range limits {
-			key := limitKey(l.Per, req, r.Prefix, trusted) + l.suffix
+			key := l.fixed
+			if key == "" {
+				key = limitKey(l.Per, req, trusted, l.suffix)
+			}
 			d, err := lim.Allow(req.Context(), key, l.Limit.Limit)
 			if err != nil {
-				limitDecisions.WithLabelValues(r.Prefix, l.scope, "error").Inc()
+				l.failed.Inc()
 				g.opts.Log.WarnContext(req.Context(), "gateway: rate limit failed; letting the request pass", "err", err)
 				continue
 			}
 			if !d.Allowed {
-				limitDecisions.WithLabelValues(r.Prefix, l.scope, "denied").Inc()
+				l.denied.Inc()
 				ratelimit.Deny(w, req, d)
 				return
 			}
-			limitDecisions.WithLabelValues(r.Prefix, l.scope, "allowed").Inc()
-			if shown == nil || d.Remaining < shown.Remaining {
-				shown = &d
+			l.allowed.Inc()
+			if !decided || d.Remaining < shown.Remaining {
+				shown, decided = d, true
 			}
 		}
-		if shown != nil && tighter(w.Header(), *shown) {
-			ratelimit.SetHeaders(w, *shown)
+		if decided && tighter(w.Header(), shown) {
+			ratelimit.SetHeaders(w, shown)
 		}
 		next.ServeHTTP(w, req)
 	})
 }
 
-// limitKey names the bucket of req under the dimension per.
-func limitKey(per string, req *http.Request, prefix string, trusted []netip.Prefix) string {
+// limitKey names the bucket of req under the dimension per (not
+// PerRoute, whose key is fixed), followed by suffix, in one allocation.
+func limitKey(per string, req *http.Request, trusted []netip.Prefix, suffix string) string {
 	p, _ := authn.FromContext(req.Context())
 	switch {
-	case per == PerRoute:
-		return "route:" + prefix
 	case per == PerKey && p != nil && p.Kind == authn.KindAPIKey:
-		return "key:" + p.TokenID
+		return "key:" + p.TokenID + suffix
 	case (per == PerKey || per == PerUser) && p != nil:
-		return "user:" + p.Subject
+		return "user:" + p.Subject + suffix
 	}
-	return "ip:" + ipBucket(clientIP(req, trusted))
+	var buf [64]byte
+	b := append(buf[:0], "ip:"...)
+	b = appendIPBucket(b, clientIP(req, trusted))
+	return string(append(b, suffix...))
 }
 
-// ipBucket names the client's address for a per-IP limit. An IPv6 client
-// is counted by its /64: one host usually holds a whole /64, and keying
-// on /128 would give it 2^64 buckets.
-func ipBucket(ip netip.Addr) string {
+// appendIPBucket appends the name of the client's address for a per-IP
+// limit. An IPv6 client is counted by its /64: one host usually holds a
+// whole /64, and keying on /128 would give it 2^64 buckets.
+func appendIPBucket(b []byte, ip netip.Addr) []byte {
 	if ip.Is6() && !ip.Is4In6() {
 		p, err := ip.WithZone("").Prefix(64)
 		if err == nil {
-			return p.String()
+			return p.AppendTo(b)
 		}
 	}
-	return ip.String()
+	return ip.AppendTo(b)
 }
 
 // tighter reports whether d leaves fewer requests than the RateLimit-*
 // headers an earlier stage already set (or none were set).
 func tighter(h http.Header, d ratelimit.Decision) bool {
-	prev, err := strconv.Atoi(h.Get("RateLimit-Remaining"))
+	v := h[ratelimit.HeaderRemaining]
+	if len(v) == 0 {
+		return true
+	}
+	prev, err := strconv.Atoi(v[0])
 	return err != nil || d.Remaining < prev
 }
 

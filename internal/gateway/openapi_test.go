@@ -43,8 +43,8 @@ var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 // itself, both ways, on a gateway with no routes (so that nothing but the
 // gateway answers): every documented operation answers 200 with the
 // documented content type; every other method on a documented path answers
-// the documented 405 with an Allow header listing exactly the documented
-// methods; and paths next to the documented ones are not served.
+// the documented 405, in a documented content type, with an Allow header
+// listing exactly the documented methods; and paths next to the documented ones are not served.
 func TestOpenAPIMatchesServed(t *testing.T) {
 	doc := loadOpenAPI(t, gateway.OpenAPI)
 	g, err := gateway.New(gateway.Table{}, gateway.Options{Log: quiet()})
@@ -75,6 +75,12 @@ func TestOpenAPIMatchesServed(t *testing.T) {
 				sort.Strings(allow)
 				if rec.Code != http.StatusMethodNotAllowed || !slices.Equal(allow, documented) {
 					t.Errorf("%s %s: %d, Allow %q; want 405 allowing the documented %v", method, path, rec.Code, rec.Header().Get("Allow"), documented)
+				}
+				ct, _, _ := mime.ParseMediaType(rec.Header().Get("Content-Type"))
+				for m, op := range ops {
+					if r := op.Responses.Value("405"); r != nil && r.Value != nil && r.Value.Content.Get(ct) == nil {
+						t.Errorf("%s %s: the 405 is served as %q, which %s %s does not document", method, path, ct, m, path)
+					}
 				}
 				continue
 			}

@@ -33,11 +33,18 @@ type Reloader struct {
 	mu sync.Mutex // one reload at a time
 }
 
-// Reload loads and applies the configuration now.
+// Reload loads the configuration and applies it, unless its gateway
+// section is the one in force (a file rewritten with the same content, or
+// changed only in comments or other sections): then nothing happens but a
+// debug log line.
 func (r *Reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, err := r.Load()
+	if err == nil && r.Builder.Unchanged(c) {
+		r.Log.DebugContext(ctx, "gateway: configuration unchanged; nothing to reload")
+		return nil
+	}
 	if err == nil {
 		err = r.Builder.Apply(r.Gateway, c)
 	}
@@ -58,7 +65,8 @@ func (r *Reloader) Reload(ctx context.Context) error {
 // content, not always the inode a watch was set on. A file that is briefly
 // missing mid-write is not a change. The first check always counts as a
 // change, so that an edit made between the caller's own load and the start
-// of the watch is not missed (reloading an unchanged file changes nothing).
+// of the watch is not missed: changed must tell an unchanged configuration
+// from a new one itself, as Reloader.Reload does.
 func WatchFile(ctx context.Context, path string, interval time.Duration, changed func()) {
 	sum := func() ([]byte, bool) {
 		b, err := os.ReadFile(path)

@@ -18,6 +18,7 @@ import (
 	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/gateway"
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/ratelimit"
 )
 
 type lockedBuffer struct {
@@ -145,4 +146,86 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("the rejection does not name the route and key:\n%s", l)
 	}
 	t.Logf("%d requests on the stable route during reloads, none failed", ok.Load())
+}
+
+// TestReloadOnlyWhenChanged: the watcher's first check, a file rewritten
+// with the same content and an edit of a comment reload nothing (no
+// "configuration reloaded" line); an edit made after the configuration was
+// loaded but before the watch began, and later real edits, are applied.
+func TestReloadOnlyWhenChanged(t *testing.T) {
+	up := echoServer(t, "up")
+	path := filepath.Join(t.TempDir(), "bam.yaml")
+	write := func(rps int, comment string) {
+		t.Helper()
+		yaml := fmt.Sprintf("# %s\ngateway:\n  rate_limit: {rps: %d, burst: %[2]d}\n  routes:\n    - {path: /up/, upstream: %s}\n", comment, rps, up)
+		if err := os.WriteFile(path+".tmp", []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil { // whole, as editors write
+			t.Fatal(err)
+		}
+	}
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	load := func() (config.Config, error) { return config.Load(config.Sources{File: path, Environ: []string{}}) }
+	count := func(s string) int { return strings.Count(logs.String(), s) }
+	waitFor := func(what, line string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for count(line) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %q not logged; log:\n%s", what, line, logs.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// serve loads the file, builds a gateway from it, runs between, then
+	// watches the file, as the platform does, until stop.
+	serve := func(between func()) (g *gateway.Gateway, stop func()) {
+		t.Helper()
+		c, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &gateway.Builder{Log: log}
+		t.Cleanup(func() { b.Close() })
+		g, err = b.New(c, gateway.Options{Log: log, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		between()
+		r := &gateway.Reloader{Gateway: g, Builder: b, Load: load, Log: log}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { gateway.WatchFile(ctx, path, 10*time.Millisecond, func() { _ = r.Reload(ctx) }); close(done) }()
+		stop = sync.OnceFunc(func() { cancel(); <-done })
+		t.Cleanup(stop)
+		return g, stop
+	}
+	limit := func(g *gateway.Gateway) string {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "http://gw/up/x", nil)
+		g.ServeHTTP(rec, req)
+		return rec.Header().Get("RateLimit-Limit")
+	}
+
+	write(10, "first")
+	_, stop := serve(func() {})
+	waitFor("the first check", "configuration unchanged", 1)
+	write(10, "first") // the same bytes again: no check sees a change
+	write(10, "only a comment changed")
+	waitFor("the comment edit", "configuration unchanged", 2)
+	time.Sleep(50 * time.Millisecond)
+	if n := count("configuration reloaded"); n != 0 {
+		t.Fatalf("%d reloads without a change; log:\n%s", n, logs.String())
+	}
+	write(20, "a real change")
+	waitFor("the real change", "configuration reloaded", 1)
+	stop()
+
+	g, _ := serve(func() { write(40, "edited between the load and the watch") })
+	waitFor("the edit made before the watch began", "configuration reloaded", 2)
+	if got := limit(g); got != "40" {
+		t.Errorf("RateLimit-Limit %q after the edit, want 40", got)
+	}
 }

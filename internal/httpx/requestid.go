@@ -20,7 +20,7 @@ const maxRequestIDLen = 64
 // short and made of safe characters (so that one id follows a request from
 // the gateway through the services), a new UUIDv7 otherwise. The id is put
 // in the context (telemetry.WithRequestID), echoed in the response header
-// and added to the current trace span.
+// and added to the current trace span when it records.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
@@ -31,7 +31,9 @@ func RequestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set(HeaderRequestID, id)
 		ctx := telemetry.WithRequestID(r.Context(), id)
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("bam.request_id", id))
+		if span := trace.SpanFromContext(ctx); span.IsRecording() { // else the attribute would cost an allocation for nothing
+			span.SetAttributes(attribute.String("bam.request_id", id))
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

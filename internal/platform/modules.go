@@ -202,6 +202,7 @@ func (p *Platform) gatewayModule() kernel.Module {
 		if p.Reconfigure != nil {
 			gs.reloader = &gateway.Reloader{Gateway: gw, Builder: gs.builder, Load: p.Reconfigure, Log: p.Log}
 			p.OnReload(gs.reloader.Reload)
+			gs.reload = p.Reload // a changed file reloads as SIGHUP does: the routes, then the docs
 		}
 		gs.bus = func() *bus.Bus { return p.Bus }
 		gs.HTTPServer = &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
@@ -226,6 +227,7 @@ type gatewayService struct {
 	pools    []*upstream.Pool
 	builder  *gateway.Builder
 	reloader *gateway.Reloader
+	reload   func(context.Context) error // Platform.Reload
 	auth     *gateway.EdgeAuth
 	limiter  *ratelimit.Fallback
 	redis    io.Closer
@@ -252,7 +254,7 @@ func (g *gatewayService) Start(ctx context.Context) error {
 	}
 	if g.reloader != nil && g.file != "" {
 		g.wg.Go(func() {
-			gateway.WatchFile(bg, g.file, time.Second, func() { _ = g.reloader.Reload(bg) })
+			gateway.WatchFile(bg, g.file, time.Second, func() { _ = g.reload(bg) })
 		})
 	}
 	return nil

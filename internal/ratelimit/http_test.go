@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -67,5 +68,29 @@ func TestDeny(t *testing.T) {
 	}
 	if p.Code != "gateway.rate_limited" || p.Status != 429 || p.Type != "https://bam.dev/problems/gateway.rate_limited" || p.Detail == "" {
 		t.Errorf("problem %+v", p)
+	}
+}
+
+// TestSetHeadersOneAllocation: the header values cost one allocation
+// whatever their size, and each value is its own (a later Add or Set on
+// one leaves the others alone).
+func TestSetHeadersOneAllocation(t *testing.T) {
+	w := httptest.NewRecorder()
+	d := ratelimit.Decision{Limit: 1_000_000_000, Remaining: 999_999_998, Reset: 90 * time.Second, RetryAfter: 3 * time.Second}
+	allocs := testing.AllocsPerRun(100, func() {
+		clear(w.Header())
+		ratelimit.SetHeaders(w, d)
+	})
+	if allocs > 1 {
+		t.Errorf("%.0f allocations, want 1", allocs)
+	}
+	h := w.Header()
+	h.Add("RateLimit-Limit", "7")
+	want := map[string][]string{"RateLimit-Limit": {"1000000000", "7"}, "RateLimit-Remaining": {"999999998"},
+		"RateLimit-Reset": {"90"}, "Retry-After": {"3"}}
+	for k, v := range want {
+		if got := h.Values(k); !slices.Equal(got, v) {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
 	}
 }

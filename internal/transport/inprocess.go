@@ -44,8 +44,10 @@ var errClientGone = errors.New("transport: client went away")
 //   - A panic in the handler never reaches the caller: it becomes ErrAborted,
 //     from RoundTrip or from the body. It is logged with its stack, except
 //     http.ErrAbortHandler, which aborts silently as in net/http.
-//
-// Hijacking (WebSocket upgrades) is not supported.
+//   - The handler may hijack the connection (http.Hijacker, as WebSocket
+//     servers do): it gets one end of an in-memory connection, the caller
+//     the other as the body of the response, an io.ReadWriteCloser, as an
+//     http.Transport returns for 101 Switching Protocols (hijack.go).
 func InProcess(h http.Handler) http.RoundTripper {
 	return inProcess{h: h}
 }
@@ -83,6 +85,7 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 		cancel()
 		_ = pr.CloseWithError(req.Context().Err())
 	})
+	w.detach = stop
 
 	go func() {
 		defer func() {
@@ -98,7 +101,17 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	case res := <-w.respond:
 		return res.resp, res.err
 	case <-req.Context().Done():
+		go discardLate(w.respond)
 		return nil, req.Context().Err()
+	}
+}
+
+// discardLate closes the response that reaches a caller who gave up (every
+// exchange sends one, at the latest when the handler returns): a hijacked
+// connection would otherwise stay open with no one at its other end.
+func discardLate(respond <-chan result) {
+	if res := <-respond; res.resp != nil {
+		_ = res.resp.Body.Close()
 	}
 }
 

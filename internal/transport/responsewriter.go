@@ -30,14 +30,16 @@ type responseWriter struct {
 	status int         // 0 until WriteHeader
 	sent   http.Header // header snapshot taken at WriteHeader
 
-	buf       []byte // body held back until committed
-	headBytes int64  // body length written to a HEAD response
-	committed bool   // the response head went to the caller
-	finished  bool   // the handler returned
+	buf       []byte        // body held back until committed
+	headBytes int64         // body length written to a HEAD response
+	committed bool          // the response head went to the caller
+	finished  bool          // the handler returned
+	hijacked  *upgradedConn // set by Hijack (hijack.go)
 
 	pr      *io.PipeReader
 	pw      *io.PipeWriter
 	cancel  context.CancelFunc
+	detach  func() bool // stops the caller's context from canceling the handler's
 	respond chan result
 }
 
@@ -47,7 +49,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code)) // as net/http
 	}
-	if w.status != 0 || w.finished {
+	if w.status != 0 || w.finished || w.hijacked != nil {
 		return // superfluous, as net/http (which also logs it)
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
@@ -58,6 +60,9 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.hijacked != nil {
+		return 0, http.ErrHijacked
+	}
 	if w.finished {
 		return 0, errWriteAfterReturn
 	}
@@ -88,6 +93,9 @@ func (w *responseWriter) Flush() { _ = w.FlushError() }
 
 // FlushError is Flush for http.ResponseController.
 func (w *responseWriter) FlushError() error {
+	if w.hijacked != nil {
+		return http.ErrHijacked
+	}
 	if w.finished {
 		return errWriteAfterReturn
 	}
@@ -128,6 +136,15 @@ func (w *responseWriter) stream() error {
 // finish ends the exchange when the handler returns or panics (p != nil).
 func (w *responseWriter) finish(p any) {
 	w.finished = true
+	if w.hijacked != nil { // the connection is the handler's, not the writer's
+		if p != nil {
+			if p != http.ErrAbortHandler {
+				logPanic(w.req, p)
+			}
+			_ = w.hijacked.Close()
+		}
+		return
+	}
 	if p != nil {
 		if p != http.ErrAbortHandler {
 			logPanic(w.req, p)

@@ -98,6 +98,9 @@ func (s *service) handler() http.Handler {
 		}
 	})
 	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+	mux.HandleFunc("GET /ws", s.websocketEcho)
+	mux.HandleFunc("GET /raw-upgrade", s.rawUpgrade)
+	mux.HandleFunc("GET /hijack-silent", s.hijackSilent)
 	return mux
 }
 
