@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/gateway/upstream"
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/ratelimit"
 )
 
@@ -119,16 +119,8 @@ func (b *Builder) table(c config.Config) (Table, map[string]*upstream.Pool, erro
 	for i := range t.Routes {
 		t.Routes[i].Builtin = true
 	}
-	for _, s := range gc.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return Table{}, nil, fmt.Errorf("gateway: trusted_proxies %q: %w", s, err)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		t.TrustedProxies = append(t.TrustedProxies, p.Masked())
+	if t.TrustedProxies, err = httpx.ParsePrefixes(gc.TrustedProxies); err != nil {
+		return Table{}, nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
 	}
 	pools := map[string]*upstream.Pool{}
 	fail := func(err error) (Table, map[string]*upstream.Pool, error) { return Table{}, pools, err }

@@ -41,7 +41,7 @@ type Table struct {
 	// RateLimit applies to every route; a zero Rate turns it off.
 	RateLimit Limit
 	// TrustedProxies are the proxies whose X-Forwarded-For the gateway
-	// believes (see clientIP); empty: the TCP peer is the client.
+	// believes (see httpx.ClientIP); empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
 	CORS           CORS
 	// Compress compresses responses for clients that accept it
@@ -141,7 +141,7 @@ func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Pr
 			pr.Out.Host = pr.In.Host // services see the public host
 			pr.SetXForwarded()       // incoming X-Forwarded-* were dropped: never trust the client's
 			if len(trusted) > 0 {
-				pr.Out.Header.Set("X-Forwarded-For", clientIP(pr.In, trusted).String())
+				pr.Out.Header.Set("X-Forwarded-For", httpx.ClientIP(pr.In, trusted).String())
 			}
 			// Nor the client's X-Real-IP. The gateway sends none of its own:
 			// X-Forwarded-For, one address, is the client as it derived it

@@ -5,18 +5,18 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/ratelimit"
 )
 
 // Rate limit dimensions: what a Limit counts.
 const (
-	PerIP    = "ip"    // the client's address (see clientIP)
+	PerIP    = "ip"    // the client's address (see httpx.ClientIP)
 	PerUser  = "user"  // the verified caller's subject; anonymous callers by IP
 	PerKey   = "key"   // the API key; other callers by user, then IP
 	PerRoute = "route" // everyone together
@@ -135,7 +135,7 @@ func limitKey(per string, req *http.Request, trusted []netip.Prefix, suffix stri
 	}
 	var buf [64]byte
 	b := append(buf[:0], "ip:"...)
-	b = appendIPBucket(b, clientIP(req, trusted))
+	b = appendIPBucket(b, httpx.ClientIP(req, trusted))
 	return string(append(b, suffix...))
 }
 
@@ -161,42 +161,4 @@ func tighter(h http.Header, d ratelimit.Decision) bool {
 	}
 	prev, err := strconv.Atoi(v[0])
 	return err != nil || d.Remaining < prev
-}
-
-// clientIP is the TCP peer, or, when the peer is a trusted proxy, the
-// right-most X-Forwarded-For hop that is not one: the first address no
-// trusted proxy can vouch for. Hops left of it could be forged by the client.
-func clientIP(req *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer, err := netip.ParseAddrPort(req.RemoteAddr)
-	if err != nil {
-		return netip.IPv6Unspecified()
-	}
-	ip := peer.Addr().Unmap()
-	if len(trusted) == 0 || !isTrusted(ip, trusted) {
-		return ip
-	}
-	hops := req.Header.Values("X-Forwarded-For")
-	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return ip // garbage: stop believing the chain here
-			}
-			ip = hop.Unmap()
-			if !isTrusted(ip, trusted) {
-				return ip
-			}
-		}
-	}
-	return ip
-}
-
-func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
