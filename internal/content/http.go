@@ -1,10 +1,13 @@
 package content
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
 )
 
@@ -61,7 +64,15 @@ func (s *Service) Handler() http.Handler {
 	r.open("PUT /v1/collections/{name}/records/{id}", s.handleUpdate)
 	r.open("DELETE /v1/collections/{name}/records/{id}", s.handleDelete)
 	r.open("POST /v1/collections/batch", s.handleBatch)
-	hub := func(w http.ResponseWriter, r *http.Request, _ caller) { s.Hub.ServeHTTP(w, r) }
+	hub := func(w http.ResponseWriter, r *http.Request, _ caller) {
+		if !s.awaitFollowing(r.Context()) {
+			w.Header().Set("Retry-After", "1")
+			httpx.WriteError(w, r, errs.E(errs.Unavailable, "content.realtime_starting",
+				"realtime is starting: this replica does not follow the content stream yet"))
+			return
+		}
+		s.Hub.ServeHTTP(w, r)
+	}
 	r.open("GET /v1/realtime", hub)
 	r.open("POST /v1/realtime", hub)
 	return httpx.Stack(Name, s.Log, queryToken(mux))
@@ -103,4 +114,29 @@ func queryToken(next http.Handler) http.Handler {
 		r.Header.Set("Authorization", "Bearer "+tok[0])
 		next.ServeHTTP(w, r)
 	})
+}
+
+// followWait is how long a realtime request waits for a just-started
+// replica to learn the content stream's position.
+const followWait = 5 * time.Second
+
+// awaitFollowing reports whether this replica follows the content stream,
+// waiting up to followWait: a subscription accepted before that could miss
+// changes committed while the follower was still finding its start.
+func (s *Service) awaitFollowing(ctx context.Context) bool {
+	select {
+	case <-s.Following():
+		return true
+	default:
+	}
+	t := time.NewTimer(followWait)
+	defer t.Stop()
+	select {
+	case <-s.Following():
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }

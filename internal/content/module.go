@@ -165,8 +165,17 @@ func (r *running) Stop(ctx context.Context) error {
 	return errors.Join(r.users.Stop(ctx), r.Outbox.Stop(ctx), r.db.Close())
 }
 
-// Ready implements kernel.ReadyChecker.
-func (r *running) Ready(ctx context.Context) error { return r.db.Ping(ctx) }
+// Ready implements kernel.ReadyChecker: the database answers and the
+// replica follows the content stream (before that, realtime subscribers
+// could miss changes).
+func (r *running) Ready(ctx context.Context) error {
+	select {
+	case <-r.Following():
+	default:
+		return errors.New("content: not following the content stream yet")
+	}
+	return r.db.Ping(ctx)
+}
 
 // chores prunes old inbox rows daily.
 func (r *running) chores(ctx context.Context) {
