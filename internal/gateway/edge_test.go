@@ -267,3 +267,27 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIKeyCheckNamesTheClient: the gateway tells auth which client
+// presented an API key (the address it derives from trusted proxies), so a
+// refused key counts against that client, not against the gateway.
+func TestAPIKeyCheckNamesTheClient(t *testing.T) {
+	up := echoServer(t, "orders")
+	for _, tt := range []struct{ trusted, xff, header, want string }{
+		{"[]", "6.6.6.6", "Authorization", "127.0.0.1"},
+		{"[127.0.0.0/8]", "203.0.113.7", "Authorization", "203.0.113.7"},
+		{"[127.0.0.0/8]", "203.0.113.8", "X-API-Key", "203.0.113.8"},
+	} {
+		srv, a := front(t, fmt.Sprintf("gateway:\n  rate_limit: {rps: 0}\n  trusted_proxies: %s\n  routes:\n    - {path: /o/, upstream: %s, auth: required}\n", tt.trusted, up))
+		key := "bam_refused" + tt.xff
+		if tt.header == "Authorization" {
+			key = "Bearer " + key
+		}
+		if resp, _ := do(t, "GET", srv.URL+"/o/", map[string]string{"X-Forwarded-For": tt.xff, tt.header: key}); resp.StatusCode != 401 {
+			t.Fatalf("refused key through %s: %d, want 401", tt.header, resp.StatusCode)
+		}
+		if got, _ := a.keyClient.Load().(string); got != tt.want {
+			t.Errorf("trusted %s, XFF %q, %s: auth was told the client is %q, want %s", tt.trusted, tt.xff, tt.header, got, tt.want)
+		}
+	}
+}

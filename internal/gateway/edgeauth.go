@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/httpx"
 )
 
 // EdgeAuth verifies credentials at the edge, so that an invalid or revoked
@@ -52,7 +55,7 @@ func NewEdgeAuth(o EdgeAuthOptions) (*EdgeAuth, error) {
 // AuthOptional verifies a credential when one is sent (401 when invalid);
 // AuthRequired also answers 401 to anonymous requests, and 403 to callers
 // without one of Roles or all of Permissions.
-func (g *Gateway) authenticate(r Route, next http.Handler) (http.Handler, error) {
+func (g *Gateway) authenticate(r Route, trusted []netip.Prefix, next http.Handler) (http.Handler, error) {
 	if r.Auth == AuthNone {
 		return next, nil
 	}
@@ -74,5 +77,18 @@ func (g *Gateway) authenticate(r Route, next http.Handler) (http.Handler, error)
 	if r.Auth == AuthRequired {
 		h = authn.RequireAuth(h)
 	}
-	return authn.Middleware(a.Verifier, a.APIKeys)(h), nil
+	return nameKeyClient(trusted, authn.Middleware(a.Verifier, a.APIKeys)(h)), nil
+}
+
+// nameKeyClient tells the API-key check which client presents the key
+// (authn.WithClientIP), so that auth counts refused keys against that
+// client rather than against the gateway, which it trusts and does not
+// count. Only requests carrying an API key pay for it.
+func nameKeyClient(trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-API-Key") != "" || authn.IsAPIKey(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")) {
+			r = r.WithContext(authn.WithClientIP(r.Context(), httpx.ClientIP(r, trusted)))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ const testIssuer = "https://api.test"
 type fakeAuth struct {
 	priv ed25519.PrivateKey
 	kid  string
+	// keyClient is the X-Forwarded-For of the last API-key check: whom
+	// the real auth service would count a refused key against.
+	keyClient atomic.Value
 }
 
 func newFakeAuth(t testing.TB) *fakeAuth {
@@ -44,6 +48,7 @@ func (a *fakeAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub),
 			"kid": a.kid, "alg": "EdDSA", "use": "sig"}}})
 	case "/v1/auth/keys/verify":
+		a.keyClient.Store(r.Header.Get("X-Forwarded-For"))
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"status":401,"code":"auth.token_invalid"}`))

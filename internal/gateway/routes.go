@@ -202,7 +202,7 @@ func (g *Gateway) build(t Table) (*table, error) {
 			h = unavailable(r.Upstream)
 		}
 		h = g.limit(r, t.RateLimit, t.TrustedProxies, false, h) // per user and key: needs the verified caller
-		h, err := g.authenticate(r, h)
+		h, err := g.authenticate(r, t.TrustedProxies, h)
 		if err != nil {
 			return nil, err
 		}
