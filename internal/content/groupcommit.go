@@ -2,6 +2,7 @@ package content
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/bamhq/bam/internal/batch"
@@ -17,12 +18,17 @@ import (
 // and commits them with one flush. A write arriving when nothing is being
 // written runs at once: an idle service adds no wait.
 //
-// Each write of a batch runs inside a savepoint of its own: one that fails
-// (a validation error, a unique conflict, a rule) is rolled back alone and
-// gets its error; the others commit. A batch whose transaction fails as a
-// whole (its commit, a retryable error past store's retries) runs again
-// one write per transaction, so the write at fault gets the error and the
-// others their records.
+// A batch runs its writes one after the other in one transaction, with
+// no savepoints: releasing a savepoint makes SQLite's FTS5 flush its
+// pending index to a new segment, so a savepoint per write cost a segment
+// (and its merge) per record. When a write fails (a validation error, a
+// unique conflict, a rule), the transaction is rolled back, that write
+// gets its error, and the writes before it run again as one batch, those
+// after it as another: each write runs at most twice for a failure, and
+// the outcome is the one of running the batch's writes in order. A batch
+// whose transaction fails as a whole (its commit, a retryable error past
+// store's retries) runs again one write per transaction, so the write at
+// fault gets the error and the others their records.
 
 const (
 	// writeBatchMax bounds the writes in one transaction, which holds
@@ -79,45 +85,42 @@ func (c *committer) do(ctx context.Context, fn func(ctx context.Context, tx *sto
 // run writes jobs in one transaction and sets their outcome. A lone job
 // runs as it would without batching.
 func (c *committer) run(ctx context.Context, jobs []*writeJob) {
+	if len(jobs) == 0 {
+		return
+	}
 	if len(jobs) == 1 {
 		j := jobs[0]
 		j.err = c.db.InTx(ctx, func(tx *store.Tx) error { return j.fn(j.ctx, tx) })
 		return
 	}
+	failed := -1
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
-		for _, j := range jobs {
-			if err := j.runIn(tx); err != nil {
-				return err
+		failed = -1
+		for i, j := range jobs {
+			j.err = j.fn(j.ctx, tx)
+			if j.err == nil {
+				continue
 			}
+			if store.IsRetryable(j.err) {
+				return j.err // the transaction starts over, every write with it
+			}
+			failed = i
+			return errWriteFailed
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, errWriteFailed) && failed >= 0:
+		// jobs[failed] keeps its error; its neighbours' work was rolled back.
+		c.run(ctx, jobs[:failed])
+		c.run(ctx, jobs[failed+1:])
+	default:
 		for _, j := range jobs {
 			c.run(ctx, []*writeJob{j})
 		}
 	}
 }
 
-// runIn runs j inside a savepoint of tx, keeping its error and rolling
-// back its work when it fails. The error returned fails the whole
-// transaction: a retryable one (the transaction must start over), or a
-// savepoint that could not be handled.
-func (j *writeJob) runIn(tx *store.Tx) error {
-	if _, err := tx.ExecContext(j.ctx, "SAVEPOINT bam_write"); err != nil {
-		return err
-	}
-	j.err = j.fn(j.ctx, tx)
-	if j.err == nil {
-		_, err := tx.ExecContext(j.ctx, "RELEASE SAVEPOINT bam_write")
-		return err
-	}
-	if store.IsRetryable(j.err) {
-		return j.err
-	}
-	if _, err := tx.ExecContext(j.ctx, "ROLLBACK TO SAVEPOINT bam_write"); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(j.ctx, "RELEASE SAVEPOINT bam_write")
-	return err
-}
+// errWriteFailed ends a batch's transaction when one of its writes failed.
+var errWriteFailed = errors.New("content: a write of the batch failed")
