@@ -36,7 +36,7 @@ gateway:
       deprecated: true
       sunset: 2030-01-01T00:00:00Z
     - path: /v2/orders/
-      upstream: http://127.0.0.1:7002
+      upstream: http://127.0.0.1:7002,dns+http://orders.default.svc.cluster.local:7000
 `
 
 func TestGatewayRoutesDecode(t *testing.T) {
@@ -52,6 +52,9 @@ func TestGatewayRoutesDecode(t *testing.T) {
 		r.RateLimit.Per != "user" || r.RateLimit.Burst != 40 || r.Sunset != "2030-01-01T00:00:00Z" ||
 		strings.Join(r.Methods, ",") != "GET,POST" || !r.StripPrefix || !r.Deprecated {
 		t.Errorf("route 0 = %+v", r)
+	}
+	if u := c.Gateway.Routes[1].Upstream; !strings.Contains(u, "dns+http://orders.default.svc.cluster.local:7000") {
+		t.Errorf("route 1 upstream = %q, want its dns+http:// replica kept", u)
 	}
 	if c.Gateway.Routes[1].Retries != nil {
 		t.Error("unset retries should stay nil (the pool's default)")
@@ -79,6 +82,7 @@ func TestGatewayValidation(t *testing.T) {
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: ftp://a}", `gateway.routes[0] (/x/).upstream = "ftp://a": expected replica URLs`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: 'http://a:1/base'}", `gateway.routes[0] (/x/).upstream`},
 		{"gateway:\n  routes:\n    - {path: /x/}", `gateway.routes[0] (/x/).upstream = "": expected comma-separated replica URLs`},
+		{"gateway:\n  routes:\n    - {path: /x/, upstream: 'dns+http://u:p@orders:7000'}", `gateway.routes[0] (/x/).upstream = "dns+http://u:p@orders:7000"`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: http://a:1, auth: maybe}", `.auth = "maybe": expected none, optional or required`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: http://a:1, roles: [admin]}", `.auth = "": expected required when roles`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: http://a:1, methods: [get]}", `.methods = "get": expected HTTP methods in upper case`},

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/gateway/discovery"
 	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/ratelimit"
@@ -30,9 +32,12 @@ type Builder struct {
 	// Transport is the template of user pools' connections (nil: the
 	// pool's default).
 	Transport *http.Transport
+	// DNS re-resolves users' dns+http:// replicas (its Interval: 10s when
+	// zero).
+	DNS discovery.DNS
 
 	mu      sync.Mutex
-	pools   map[string]*upstream.Pool
+	pools   map[string]*userPool
 	applied *config.Gateway // the section the gateway serves now
 }
 
@@ -100,7 +105,7 @@ func (b *Builder) Close() error {
 }
 
 // table converts c; pools are reused from b.pools or made new.
-func (b *Builder) table(c config.Config) (Table, map[string]*upstream.Pool, error) {
+func (b *Builder) table(c config.Config) (Table, map[string]*userPool, error) {
 	gc := c.Gateway
 	t := Table{
 		Routes:    slices.Clone(b.Builtin),
@@ -122,8 +127,8 @@ func (b *Builder) table(c config.Config) (Table, map[string]*upstream.Pool, erro
 	if t.TrustedProxies, err = httpx.ParsePrefixes(gc.TrustedProxies); err != nil {
 		return Table{}, nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
 	}
-	pools := map[string]*upstream.Pool{}
-	fail := func(err error) (Table, map[string]*upstream.Pool, error) { return Table{}, pools, err }
+	pools := map[string]*userPool{}
+	fail := func(err error) (Table, map[string]*userPool, error) { return Table{}, pools, err }
 	for i, rc := range gc.Routes {
 		r, err := routeOf(i, rc)
 		if err != nil {
@@ -145,7 +150,7 @@ func (b *Builder) table(c config.Config) (Table, map[string]*upstream.Pool, erro
 	return t, pools, nil
 }
 
-func (b *Builder) newPool(key string, rc config.Route) (*upstream.Pool, error) {
+func (b *Builder) newPool(key string, rc config.Route) (*userPool, error) {
 	retries := 0 // the pool's default
 	if rc.Retries != nil {
 		retries = max(*rc.Retries, 0)
@@ -153,9 +158,10 @@ func (b *Builder) newPool(key string, rc config.Route) (*upstream.Pool, error) {
 			retries = -1 // none
 		}
 	}
-	return upstream.New(upstream.Options{
+	static, names := discovery.Split(splitTargets(rc.Upstream))
+	p, err := upstream.New(upstream.Options{
 		Name:      key,
-		Targets:   splitTargets(rc.Upstream),
+		Targets:   static,
 		Transport: b.Transport,
 		// Users' services need not answer /readyz: passive ejection only.
 		HealthInterval: -1,
@@ -164,6 +170,45 @@ func (b *Builder) newPool(key string, rc config.Route) (*upstream.Pool, error) {
 		H2C:            rc.H2C,
 		Logger:         b.Log,
 	})
+	if err != nil || len(names) == 0 {
+		return &userPool{Pool: p}, err
+	}
+	return &userPool{Pool: p, stop: b.watch(p, static, names)}, nil
+}
+
+// userPool is a user upstream's pool and the DNS watchers that feed it.
+type userPool struct {
+	*upstream.Pool
+	stop context.CancelFunc // ends the watchers; nil without dns+ replicas
+}
+
+// Close stops the watchers and closes the pool.
+func (u *userPool) Close() error {
+	if u.stop != nil {
+		u.stop()
+	}
+	return u.Pool.Close()
+}
+
+// watch feeds p the addresses of its dns+ replicas beside its static ones,
+// resolved now (so that a new route has replicas when it starts serving)
+// and again every b.DNS.Interval, until the returned function is called.
+func (b *Builder) watch(p *upstream.Pool, static, names []string) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	targets := discovery.NewTargets(p, static)
+	dns := b.DNS
+	if dns.Log == nil {
+		dns.Log = b.Log
+	}
+	for _, raw := range names {
+		rctx, done := context.WithTimeout(ctx, 2*time.Second)
+		if ts, err := dns.Resolve(rctx, raw); err == nil {
+			_ = targets.Set(raw, ts)
+		}
+		done()
+		go dns.Watch(ctx, raw, func(ts []string) error { return targets.Set(raw, ts) })
+	}
+	return cancel
 }
 
 // poolKey names a user upstream: its replicas and the settings its pool

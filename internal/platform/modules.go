@@ -193,7 +193,8 @@ func (p *Platform) gatewayModule() kernel.Module {
 		gs.limiter = ratelimit.NewFallback(rdb, ratelimit.NewLocal(ratelimit.LocalOptions{}),
 			ratelimit.FallbackOptions{Logger: p.Log})
 		opts.Limiter = gs.limiter
-		gs.builder = &gateway.Builder{Builtin: builtin, Upstreams: upstreams, Log: p.Log, Transport: upstreamTransport}
+		gs.builder = &gateway.Builder{Builtin: builtin, Upstreams: upstreams, Log: p.Log, Transport: upstreamTransport,
+			DNS: discovery.DNS{Interval: p.Config.Gateway.DNSInterval, Log: p.Log}}
 		gw, err := gs.builder.New(p.Config, opts)
 		if err != nil {
 			gs.close()
