@@ -38,6 +38,11 @@ func TestLoggerCarriesTraceAndRequestID(t *testing.T) {
 	if line["request_id"] != "req-1" || line["trace_id"] != span.SpanContext().TraceID().String() {
 		t.Errorf("log line = %v", line)
 	}
+	// No exporter: the span has ids to log and pass on, but records nothing.
+	if !span.SpanContext().IsValid() || span.IsRecording() || span.SpanContext().IsSampled() {
+		t.Errorf("without an endpoint: valid %v, recording %v, sampled %v; want true, false, false",
+			span.SpanContext().IsValid(), span.IsRecording(), span.SpanContext().IsSampled())
+	}
 }
 
 func TestLoggerRejectsBadSettings(t *testing.T) {
@@ -67,6 +72,9 @@ func TestOTLPExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, span := otel.Tracer("test").Start(t.Context(), "exported")
+	if !span.IsRecording() {
+		t.Error("with an endpoint and sample_ratio 1, a new trace's span does not record")
+	}
 	span.End()
 	if err := shutdown(context.Background()); err != nil {
 		t.Fatal(err)

