@@ -98,6 +98,7 @@ func (s *Service) emitCollection(ctx context.Context, tx *store.Tx, verb string,
 	if err != nil {
 		return err
 	}
+	tx.OnCommit(s.Records.ChangedAll) // a table made again under the same name starts empty
 	return s.Outbox.Enqueue(ctx, tx, ev)
 }
 

@@ -78,6 +78,7 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 	entity, action, _ := strings.Cut(kind, ".")
 	switch entity {
 	case "collection":
+		s.Records.ChangedAll()
 		if err := s.Registry.Load(ctx); err != nil {
 			s.Log.Warn("content: reloading collections after "+ev.Type(), "err", err)
 		}
@@ -91,6 +92,7 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 			s.Log.Warn("content: bad record event", "event", ev.ID(), "err", err)
 			return
 		}
+		s.Records.Changed(data.Collection) // another replica's write: counts kept here are stale
 		c := realtime.Change{Seq: meta.Sequence.Stream, Action: action, Collection: data.Collection,
 			ID: data.ID, Record: data.Record}
 		// One deadline for every read the change causes: the follower

@@ -242,15 +242,21 @@ func (s *Store) read(ctx context.Context, db store.Querier, m *meta, p plan, ran
 	return out, nil
 }
 
-// count counts the rows w admits.
+// count counts the rows w admits, or gives the count kept for the same
+// query while the collection has not changed (counts.go).
 func (s *Store) count(ctx context.Context, db store.Querier, m *meta, w filter) (int64, error) {
 	var b strings.Builder
 	b.WriteString("SELECT COUNT(*) FROM " + m.table + " t" + w.join)
 	writeWhere(&b, w.conds)
-	var n int64
-	if err := db.QueryRowContext(ctx, b.String(), w.args...).Scan(&n); err != nil {
+	text := b.String()
+	n, ok, key, gen := s.counts.lookup(m.table, text, w.args)
+	if ok {
+		return n, nil
+	}
+	if err := db.QueryRowContext(ctx, text, w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("records: count %s: %w", m.c.Name, err)
 	}
+	s.counts.keep(key, gen, n)
 	return n, nil
 }
 

@@ -294,6 +294,7 @@ func (r *removal) delete(ctx context.Context) ([]Deleted, error) {
 			}
 			continue
 		}
+		r.s.wrote(r.tx, n.m.table)
 		out = append(out, Deleted{Collection: n.m.c, Record: rec})
 	}
 	return out, nil

@@ -30,8 +30,9 @@ type Store struct {
 	batch   int
 	timeout time.Duration // of a List
 
-	metas sync.Map // collection name → *meta (the latest definition seen)
-	stmts *stmtCache
+	metas  sync.Map // collection name → *meta (the latest definition seen)
+	stmts  *stmtCache
+	counts *counts // of lists with count=true (counts.go)
 }
 
 // New returns a store over db and the collections of reg.
@@ -50,6 +51,7 @@ func NewWithOptions(db *store.DB, reg *schema.Registry, o Options) *Store {
 		s.timeout = DefaultQueryTimeout
 	}
 	s.stmts = newStmtCache(s.dialect == store.SQLite)
+	s.counts = newCounts(time.Now) // not Now: a test's fixed clock would keep counts forever
 	return s
 }
 

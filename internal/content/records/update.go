@@ -83,6 +83,7 @@ func (s *Store) write(ctx context.Context, tx *store.Tx, m *meta, old Record, va
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return nil, err
 	}
+	s.wrote(tx, m.table)
 	rec := maps.Clone(old)
 	rec[fUpdated], rec[fVersion] = now.Format(expr.DateLayout), float64(version+1)
 	if err := m.overlay(rec, vals); err != nil {
