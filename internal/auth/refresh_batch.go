@@ -59,5 +59,5 @@ type refreshJob struct {
 // newRefresher returns the batcher refreshes join on dialect d; run
 // (refreshBatch) gives every job its outcome.
 func newRefresher(d store.Dialect, run func(ctx context.Context, jobs []*refreshJob)) *batch.Batcher[*refreshJob] {
-	return batch.New(refreshSlots(d), refreshBatchMax, refreshBatchTimeout, run)
+	return batch.New("auth.refresh batch", refreshSlots(d), refreshBatchMax, refreshBatchTimeout, run)
 }

@@ -5,6 +5,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // TestBatcherGroupsWaitingJobs: a job that finds a free slot runs at once
@@ -20,7 +25,7 @@ func TestBatcherGroupsWaitingJobs(t *testing.T) {
 	)
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
-	b := New(1, maxJobs, time.Second, func(ctx context.Context, jobs []int) {
+	b := New("test", 1, maxJobs, time.Second, func(ctx context.Context, jobs []int) {
 		if _, ok := ctx.Deadline(); !ok {
 			t.Error("the batch's context has no deadline")
 		}
@@ -97,7 +102,7 @@ func TestBatcherSlots(t *testing.T) {
 		sizes   []int
 	)
 	all := make(chan struct{})
-	b := New(slots, 64, time.Second, func(_ context.Context, jobs []struct{}) {
+	b := New("test", slots, 64, time.Second, func(_ context.Context, jobs []struct{}) {
 		mu.Lock()
 		running++
 		peak = max(peak, running)
@@ -126,7 +131,7 @@ func TestBatcherSlots(t *testing.T) {
 func TestBatcherIdle(t *testing.T) {
 	var got []string
 	ctxErrs := map[string]error{}
-	b := New(2, 4, time.Second, func(ctx context.Context, jobs []string) {
+	b := New("test", 2, 4, time.Second, func(ctx context.Context, jobs []string) {
 		got = append(got, jobs...)
 		for _, j := range jobs {
 			ctxErrs[j] = ctx.Err()
@@ -141,5 +146,95 @@ func TestBatcherIdle(t *testing.T) {
 	}
 	if err := ctxErrs["a"]; err != nil {
 		t.Errorf("batch context: %v, want the caller's cancellation left out", err)
+	}
+}
+
+// TestBatcherTracing: a lone job runs in its caller's trace; a batch of
+// several runs under a new root span linked to every caller's span (not
+// under the trace of whichever caller happened to lead it).
+func TestBatcherTracing(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	tracer := tp.Tracer("test")
+
+	var (
+		mu      sync.Mutex
+		traceOf = map[string]trace.TraceID{} // job → the trace its batch ran in
+	)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	b := New("test batch", 1, 8, time.Second, func(ctx context.Context, jobs []string) {
+		if jobs[0] == "lone" {
+			close(started)
+			<-release
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, j := range jobs {
+			traceOf[j] = trace.SpanContextFromContext(ctx).TraceID()
+		}
+	})
+	callers := map[string]trace.SpanContext{}
+	do := func(name string) {
+		ctx, span := tracer.Start(context.Background(), name)
+		defer span.End()
+		mu.Lock()
+		callers[name] = span.SpanContext()
+		mu.Unlock()
+		b.Do(ctx, name)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { do("lone") })
+	<-started
+	for _, name := range []string{"a", "b", "c"} {
+		wg.Go(func() { do(name) })
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		b.mu.Lock()
+		n := len(b.queue)
+		b.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs queued, want 3", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+
+	if got := traceOf["lone"]; got != callers["lone"].TraceID() {
+		t.Errorf("the lone job ran in trace %s, want its caller's %s", got, callers["lone"].TraceID())
+	}
+	var batch sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "test batch" {
+			batch = s
+		}
+	}
+	if batch == nil {
+		t.Fatal("no span for the batch of three")
+	}
+	linked := map[trace.SpanID]bool{}
+	for _, l := range batch.Links() {
+		linked[l.SpanContext.SpanID()] = true
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if traceOf[name] != batch.SpanContext().TraceID() {
+			t.Errorf("job %s ran in trace %s, want the batch's %s", name, traceOf[name], batch.SpanContext().TraceID())
+		}
+		if traceOf[name] == callers[name].TraceID() || traceOf[name] == callers["lone"].TraceID() {
+			t.Errorf("job %s ran in a caller's trace", name)
+		}
+		if !linked[callers[name].SpanID()] {
+			t.Errorf("the batch span has no link to %s's span", name)
+		}
+	}
+	if batch.Parent().IsValid() {
+		t.Errorf("the batch span has a parent %v, want a new root", batch.Parent())
 	}
 }

@@ -66,7 +66,7 @@ type committer struct {
 
 func newCommitter(db *store.DB) *committer {
 	c := &committer{db: db}
-	c.batch = batch.New(writeSlots(db.Dialect()), writeBatchMax, writeBatchTimeout, c.run)
+	c.batch = batch.New("content.write batch", writeSlots(db.Dialect()), writeBatchMax, writeBatchTimeout, c.run)
 	return c
 }
 
