@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -82,7 +84,13 @@ func (f *follower) run(ctx context.Context) error {
 	if err := f.b.EnsureStream(ctx, f.o.Service); err != nil {
 		return err
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: f.o.Subjects}
+	subjects, local := f.o.Subjects, []string(nil)
+	if len(subjects) > 1 && !f.b.ServerAtLeast(2, 10) {
+		// Several filter subjects need nats-server 2.10+: an older one
+		// delivers the whole stream, filtered here.
+		subjects, local = nil, subjects
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects}
 	switch last := f.last.Load(); {
 	case last > 0: // resuming after a failure
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1
@@ -104,6 +112,9 @@ func (f *follower) run(ctx context.Context) error {
 				return // already handed on before a reconnection
 			}
 			f.last.Store(meta.Sequence.Stream)
+		}
+		if local != nil && !slices.ContainsFunc(local, func(p string) bool { return SubjectMatches(p, msg.Subject()) }) {
+			return
 		}
 		f.fn(msg)
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -136,4 +147,29 @@ func (b *Bus) LastSeq(ctx context.Context, service string) (uint64, error) {
 		return 0, fmt.Errorf("bus: stream %s: %w", StreamName(service), err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// ServerAtLeast reports whether the NATS server the bus is connected to
+// is at least version major.minor (false when it cannot tell).
+func (b *Bus) ServerAtLeast(major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(b.Conn().ConnectedServerVersion(), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+// SubjectMatches reports whether subject matches pattern, a NATS subject
+// whose tokens may be * (any one token) or, last, > (one or more).
+func SubjectMatches(pattern, subject string) bool {
+	ps, ss := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, p := range ps {
+		switch {
+		case p == ">":
+			return i == len(ps)-1 && len(ss) > i
+		case i >= len(ss), p != "*" && p != ss[i]:
+			return false
+		}
+	}
+	return len(ps) == len(ss)
 }

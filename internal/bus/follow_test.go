@@ -56,6 +56,9 @@ func TestFollow(t *testing.T) {
 		fromSeq := follow(bus.FollowOptions{Service: svc, FromSeq: last + 1, What: "test"})
 		time.Sleep(100 * time.Millisecond) // the follower below starts from "now"
 		fresh := follow(bus.FollowOptions{Service: svc, Subjects: []string{"bam." + svc + ".new.>"}, What: "test"})
+		// Two subjects: nats-server 2.10+ filters them, an older one (the
+		// external server here may be 2.9) delivers all and Follow filters.
+		two := follow(bus.FollowOptions{Service: svc, Subjects: []string{"bam." + svc + ".new.a", "bam." + svc + ".other.*"}, What: "test"})
 		time.Sleep(200 * time.Millisecond)
 		publish("new.a")
 		publish("other.b")
@@ -78,8 +81,38 @@ func TestFollow(t *testing.T) {
 		if got := collect(fresh, 2); !slices.Equal(got, []uint64{2, 4}) {
 			t.Errorf("new, filtered: %v", got)
 		}
+		if got := collect(two, 2); !slices.Equal(got, []uint64{2, 3}) {
+			t.Errorf("two subjects, filtered: %v", got)
+		}
+		select {
+		case s := <-two:
+			t.Errorf("two subjects: also got %d", s)
+		case <-time.After(100 * time.Millisecond):
+		}
 		if err := b.Follow(ctx, bus.FollowOptions{Service: "Bad Name"}, func(jetstream.Msg) {}); err == nil {
 			t.Error("a bad service name was accepted")
 		}
 	})
+}
+
+func TestSubjectMatches(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, subject string
+		want             bool
+	}{
+		{"bam.auth.user.deleted", "bam.auth.user.deleted", true},
+		{"bam.auth.user.deleted", "bam.auth.user.created", false},
+		{"bam.auth.user.deleted", "bam.auth.user.deleted.x", false},
+		{"bam.auth.*.deleted", "bam.auth.user.deleted", true},
+		{"bam.auth.*", "bam.auth.user.deleted", false},
+		{"bam.auth.>", "bam.auth.user.deleted", true},
+		{"bam.auth.>", "bam.auth", false},
+		{"bam.>.x", "bam.a.x", false},
+		{"*", "bam", true},
+		{"bam", "bam.auth", false},
+	} {
+		if got := bus.SubjectMatches(tt.pattern, tt.subject); got != tt.want {
+			t.Errorf("SubjectMatches(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
+		}
+	}
 }

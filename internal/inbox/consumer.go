@@ -80,7 +80,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
-	if len(c.Subjects) > 1 && !serverAtLeast(c.Bus.Conn().ConnectedServerVersion(), 2, 10) {
+	if len(c.Subjects) > 1 && !c.Bus.ServerAtLeast(2, 10) {
 		return fmt.Errorf("inbox: consumer %s: several Subjects need nats-server 2.10+, connected to %s",
 			c.Name, c.Bus.Conn().ConnectedServerVersion())
 	}
@@ -255,14 +255,4 @@ func (c *Consumer) call(ctx context.Context, tx *store.Tx, ev bus.Event) (err er
 		}
 	}()
 	return c.Handler(ctx, tx, ev)
-}
-
-// serverAtLeast reports whether a nats-server version ("2.9.10") is at least
-// major.minor.
-func serverAtLeast(version string, major, minor int) bool {
-	var ma, mi int
-	if _, err := fmt.Sscanf(version, "%d.%d", &ma, &mi); err != nil {
-		return false
-	}
-	return ma > major || ma == major && mi >= minor
 }
