@@ -130,7 +130,10 @@ func TestMetricsUseRoutePattern(t *testing.T) {
 			if labels["service"] != service {
 				continue
 			}
-			for _, v := range labels {
+			for k, v := range labels {
+				if k == "service" {
+					continue // the test's own label, digits of a clock
+				}
 				if strings.Contains(v, "123") || strings.Contains(v, "456") || strings.Contains(v, "789") {
 					t.Errorf("%s has a raw path in its labels: %v", fam.GetName(), labels)
 				}
