@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -179,4 +180,45 @@ func normalizeTime(it item) item {
 		it.At = &t
 	}
 	return it
+}
+
+// TestWriteJSONMatchesEncodingJSON: WriteJSON's encoder writes the bytes
+// encoding/json would, for the shapes responses carry.
+func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
+	total := int64(42)
+	when := time.Date(2026, 11, 29, 1, 2, 3, 4000, time.UTC)
+	for i, v := range []any{
+		map[string]any{"b": 1.5, "a": "x", "c": nil, "d": []any{true, false, 0.0, -0.0, 1e21, 1e-7, 123456789.0}},
+		map[string]any{"html": "<script>&'\"</script>", "ctl": "\x00\x1f\u2028\u2029", "uni": "Café 日本 😀", "bad": "\xff"},
+		struct {
+			Items      []map[string]any `json:"items"`
+			NextCursor string           `json:"nextCursor,omitempty"`
+			TotalItems *int64           `json:"totalItems,omitempty"`
+			When       time.Time        `json:"when"`
+			Raw        json.RawMessage  `json:"raw"`
+			Skip       string           `json:"-"`
+			Bytes      []byte           `json:"bytes"`
+		}{Items: []map[string]any{{"id": "1", "n": map[string]any{"z": 1, "y": []string{"q"}}}}, TotalItems: &total,
+			When: when, Raw: json.RawMessage(`{"k": [1, 2]}`), Skip: "no", Bytes: []byte("hi")},
+		[]any{},
+		map[string]any{},
+		"plain",
+		int64(-1 << 62),
+		uint64(1 << 63),
+	} {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		if err := httpx.WriteJSON(rec, 200, v); err != nil {
+			t.Fatalf("value %d: %v", i, err)
+		}
+		if got := strings.TrimSuffix(rec.Body.String(), "\n"); got != string(want) {
+			t.Errorf("value %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	if err := httpx.WriteJSON(httptest.NewRecorder(), 200, math.NaN()); err == nil {
+		t.Error("NaN encoded without an error")
+	}
 }
