@@ -87,11 +87,13 @@ func (c *counts) keep(key countKey, gen uint64, n int64) {
 	c.cache.Add(key, countEntry{n: n, gen: gen, at: c.now()})
 }
 
-// argsKey writes args with their types, so that "1" and 1 differ.
+// argsKey writes args with their types, so that "1" and 1 differ, each
+// value quoted, so that no value can forge the separator: two argument
+// lists have the same key only if they are the same.
 func argsKey(args []any) string {
 	var b strings.Builder
 	for _, a := range args {
-		fmt.Fprintf(&b, "%T:%v\x00", a, a)
+		fmt.Fprintf(&b, "%T:%q\x00", a, fmt.Sprint(a))
 	}
 	return b.String()
 }
