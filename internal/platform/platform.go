@@ -152,13 +152,43 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err := p.Kernel.Start(ctx, p.Targets(), p.Config.ShutdownTimeout); err != nil {
 		return err
 	}
-	p.Log.Info("bam is ready", "version", p.Version, "modules", order,
-		"startup", time.Since(began).Round(time.Millisecond))
+	if statuses, ready := p.awaitReady(ctx); ready {
+		p.Log.Info("bam is ready", "version", p.Version, "modules", order,
+			"startup", time.Since(began).Round(time.Millisecond))
+	} else if ctx.Err() == nil {
+		p.Log.Warn("bam started, but not every module is ready yet", "version", p.Version, "modules", order,
+			"startup", time.Since(began).Round(time.Millisecond), "readiness", statuses)
+	}
 	err = p.Kernel.WaitAndStop(ctx, p.Config.ShutdownTimeout)
 	if err == nil {
 		p.Log.Info("bam stopped")
 	}
 	return err
+}
+
+// readyWait bounds how long Run waits, after the modules started, for
+// all of them to be ready (a replica following its stream, a pool with
+// a replica) before it says so; "bam is ready" means /readyz answers 200.
+const readyWait = 30 * time.Second
+
+// awaitReady polls the modules' readiness until all are ready, readyWait
+// passes or ctx ends, and returns the last statuses.
+func (p *Platform) awaitReady(ctx context.Context) ([]kernel.Status, bool) {
+	deadline := time.Now().Add(readyWait)
+	for {
+		statuses := p.Kernel.Readiness(ctx)
+		if kernel.Ready(statuses) {
+			return statuses, true
+		}
+		if time.Now().After(deadline) {
+			return statuses, false
+		}
+		select {
+		case <-ctx.Done():
+			return statuses, false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // runs reports whether this process runs the module name.
