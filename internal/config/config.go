@@ -68,7 +68,7 @@ type Redis struct {
 // OTel configures tracing.
 type OTel struct {
 	Endpoint    string  `koanf:"endpoint" help:"OTLP/HTTP endpoint for traces, e.g. http://127.0.0.1:4318 (empty: traces are not exported)"`
-	SampleRatio float64 `koanf:"sample_ratio" help:"Fraction of new traces to sample, 0 to 1 (a sampled parent is always followed); with no otel.endpoint nothing is recorded"`
+	SampleRatio float64 `koanf:"sample_ratio" help:"Fraction of new traces to sample, 0 to 1 (a sampled parent is always followed); with no otel.endpoint, new traces are not sampled"`
 }
 
 // Auth configures the auth service.

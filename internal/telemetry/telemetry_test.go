@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bamhq/bam/internal/telemetry"
 )
@@ -38,10 +39,18 @@ func TestLoggerCarriesTraceAndRequestID(t *testing.T) {
 	if line["request_id"] != "req-1" || line["trace_id"] != span.SpanContext().TraceID().String() {
 		t.Errorf("log line = %v", line)
 	}
-	// No exporter: the span has ids to log and pass on, but records nothing.
+	// No exporter: a new trace has ids to log and pass on, but records nothing.
 	if !span.SpanContext().IsValid() || span.IsRecording() || span.SpanContext().IsSampled() {
 		t.Errorf("without an endpoint: valid %v, recording %v, sampled %v; want true, false, false",
 			span.SpanContext().IsValid(), span.IsRecording(), span.SpanContext().IsSampled())
+	}
+	// A caller's sampled trace stays sampled for the services further on.
+	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2},
+		TraceFlags: trace.FlagsSampled, Remote: true})
+	_, child := otel.Tracer("test").Start(trace.ContextWithRemoteSpanContext(t.Context(), parent), "child")
+	defer child.End()
+	if !child.SpanContext().IsSampled() {
+		t.Error("without an endpoint, a sampled caller's trace went on as not sampled")
 	}
 }
 
