@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/content/records"
+	"github.com/bamhq/bam/internal/content/schema"
 	"github.com/bamhq/bam/internal/store"
 )
 
@@ -79,6 +80,41 @@ func TestCountKept(t *testing.T) {
 		time.Sleep(1100 * time.Millisecond)
 		if n := total(nil); n != 7 {
 			t.Fatalf("total = %d a second after a write the store did not see, want 7", n)
+		}
+	})
+}
+
+// TestCountKeptThroughRelations: a count whose filter reads another
+// collection through a relation is stale as soon as that collection
+// changes.
+func TestCountKeptThroughRelations(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		people := e.collection(schema.Collection{Name: "people", Fields: []schema.Field{{Name: "name", Type: schema.Text}}})
+		notes := e.collection(schema.Collection{Name: "notes", Fields: []schema.Field{
+			{Name: "writer", Type: schema.Relation, Collection: "people"}}})
+		ann := e.insert(people, "", map[string]any{"name": "ann"})
+		e.insert(notes, "", map[string]any{"writer": ann["id"]})
+		e.insert(notes, "", map[string]any{"writer": ann["id"]})
+		byAnn := func() int64 {
+			t.Helper()
+			p, err := e.s.List(e.ctx, notes, records.Query{Page: 1, PerPage: 1, Count: true, Filter: e.node(notes, `writer.name = "ann"`)})
+			if err != nil || p.TotalItems == nil {
+				t.Fatalf("list: %v", err)
+			}
+			return *p.TotalItems
+		}
+		if n := byAnn(); n != 2 {
+			t.Fatalf("notes by ann = %d, want 2", n)
+		}
+		err := e.tx(func(tx *store.Tx) error {
+			_, _, err := e.s.Update(e.ctx, tx, people, ann["id"].(string), map[string]any{"name": "bea"}, schema.Patch, 0, nil)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := byAnn(); n != 0 {
+			t.Fatalf("notes by ann = %d after ann was renamed, want 0 (a count kept past a change of the related collection)", n)
 		}
 	})
 }

@@ -33,11 +33,17 @@ func (s *Store) List(ctx context.Context, c *schema.Collection, q Query) (Page, 
 	}
 	var items []Record
 	var total *int64
+	var cq countQuery
+	if q.Count {
+		// Before the rows are read: on a snapshot taken later, a count is
+		// never kept under a generation older than what it saw.
+		cq = s.countQuery(m, w)
+	}
 	err = s.reading(ctx, func(ctx context.Context, db store.Querier) error {
 		if items, err = s.listRows(ctx, db, m, p, w, q.Cursor); err != nil || !q.Count {
 			return err
 		}
-		n, err := s.count(ctx, db, m, w)
+		n, err := s.count(ctx, db, m, w, cq)
 		total = &n
 		return err
 	})
@@ -242,21 +248,26 @@ func (s *Store) read(ctx context.Context, db store.Querier, m *meta, p plan, ran
 	return out, nil
 }
 
-// count counts the rows w admits, or gives the count kept for the same
-// query while the collection has not changed (counts.go).
-func (s *Store) count(ctx context.Context, db store.Querier, m *meta, w filter) (int64, error) {
+// countQuery is the count of the rows w admits, and what the kept counts
+// know of it (counts.go).
+func (s *Store) countQuery(m *meta, w filter) countQuery {
 	var b strings.Builder
 	b.WriteString("SELECT COUNT(*) FROM " + m.table + " t" + w.join)
 	writeWhere(&b, w.conds)
-	text := b.String()
-	n, ok, key, gen := s.counts.lookup(m.table, text, w.args)
-	if ok {
-		return n, nil
+	return s.counts.lookup(b.String(), w.args)
+}
+
+// count gives the count kept for cq while the tables it reads have not
+// changed, or counts.
+func (s *Store) count(ctx context.Context, db store.Querier, m *meta, w filter, cq countQuery) (int64, error) {
+	if cq.hit {
+		return cq.n, nil
 	}
-	if err := db.QueryRowContext(ctx, text, w.args...).Scan(&n); err != nil {
+	var n int64
+	if err := db.QueryRowContext(ctx, cq.text, w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("records: count %s: %w", m.c.Name, err)
 	}
-	s.counts.keep(key, gen, n)
+	s.counts.keep(cq, n)
 	return n, nil
 }
 
