@@ -25,7 +25,9 @@ import (
 // unique conflict, a rule), the transaction is rolled back, that write
 // gets its error, and the writes before it run again as one batch, those
 // after it as another: each write runs at most twice for a failure, and
-// the outcome is the one of running the batch's writes in order. A batch
+// the outcome is the one of running the batch's writes in order. A write
+// that fails before running any statement (invalid input) leaves nothing
+// to undo and costs its batch nothing. A batch
 // whose transaction fails as a whole (its commit, a retryable error past
 // store's retries) runs again one write per transaction, so the write at
 // fault gets the error and the others their records.
@@ -97,15 +99,19 @@ func (c *committer) run(ctx context.Context, jobs []*writeJob) {
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
 		failed = -1
 		for i, j := range jobs {
+			before := tx.Statements()
 			j.err = j.fn(j.ctx, tx)
-			if j.err == nil {
-				continue
-			}
-			if store.IsRetryable(j.err) {
+			switch {
+			case j.err == nil:
+			case store.IsRetryable(j.err):
 				return j.err // the transaction starts over, every write with it
+			case tx.Statements() == before:
+				// It failed before running a statement (bad input, a rule
+				// decided in memory): nothing of it to undo.
+			default:
+				failed = i
+				return errWriteFailed
 			}
-			failed = i
-			return errWriteFailed
 		}
 		return nil
 	})

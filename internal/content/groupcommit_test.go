@@ -17,8 +17,8 @@ var groupCommitFixture = storetest.Migrations("groupcommit_test", map[string]str
 	"CREATE TABLE gc_rows (id TEXT PRIMARY KEY, job INTEGER NOT NULL);\n-- +goose Down\nDROP TABLE gc_rows;\n"})
 
 // TestCommitterBatches sends many concurrent writes through the committer:
-// they share transactions; the writes that fail, after writing, leave no
-// row and get their own error; a write that fails its whole transaction
+// they share transactions; the writes that fail, after writing or before
+// any statement, leave no row and get their own error; a write that fails its whole transaction
 // (a retryable error, every time) gets its error while the writes batched
 // with it commit; a write whose row collides with another's fails alone.
 func TestCommitterBatches(t *testing.T) {
@@ -26,6 +26,7 @@ func TestCommitterBatches(t *testing.T) {
 		ctx := context.Background()
 		c := newCommitter(db)
 		errBad := errors.New("bad write")
+		errEarly := errors.New("bad input")
 		retryable := &pgconn.PgError{Code: "40001"} // store.IsRetryable: the transaction must start over
 		if !store.IsRetryable(retryable) {
 			t.Fatal("the fixture's error is not retryable")
@@ -47,6 +48,9 @@ func TestCommitterBatches(t *testing.T) {
 					mu.Lock()
 					perTx[tx]++
 					mu.Unlock()
+					if i%10 == 5 {
+						return errEarly // before any statement: nothing to undo
+					}
 					id := fmt.Sprint("r", i)
 					if i%40 == 39 {
 						id = "r0" // collides with write 0 (or write 0 with it)
@@ -95,6 +99,10 @@ func TestCommitterBatches(t *testing.T) {
 			_, ok := stored[i]
 			collides := i == 0 || i%40 == 39
 			switch {
+			case i%10 == 5:
+				if !errors.Is(err, errEarly) || ok {
+					t.Errorf("write %d: err %v, row stored %v; want errEarly and no row", i, err, ok)
+				}
 			case i%10 == 3:
 				if !errors.Is(err, errBad) || ok {
 					t.Errorf("write %d: err %v, row stored %v; want errBad and no row", i, err, ok)

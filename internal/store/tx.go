@@ -16,11 +16,19 @@ type Tx struct {
 	dialect  Dialect
 	onCommit []func()
 	queried  map[string]struct{} // SQLite: queries whose cached statement may have open rows
+	ran      int                 // statements run (Statements)
 }
+
+// Statements reports how many statements this attempt has run (through
+// ExecContext, QueryContext and QueryRowContext), failed ones included: a
+// caller that sees it unchanged across some work knows that work touched
+// nothing in the transaction.
+func (tx *Tx) Statements() int { return tx.ran }
 
 // ExecContext runs a statement in the transaction, like (*sql.Tx).ExecContext.
 // The statement is prepared once and reused (see stmtCache).
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx.ran++
 	if s := tx.stmt(ctx, query); s != nil {
 		res, err := s.ExecContext(ctx, args...)
 		tx.stale(query, err)
@@ -32,6 +40,7 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // QueryContext runs a query in the transaction, like (*sql.Tx).QueryContext.
 // The statement is prepared once and reused (see stmtCache).
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	tx.ran++
 	if s := tx.stmt(ctx, query); s != nil {
 		tx.markQueried(query)
 		rows, err := s.QueryContext(ctx, args...)
@@ -45,6 +54,7 @@ func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 // (*sql.Tx).QueryRowContext. The statement is prepared once and reused (see
 // stmtCache).
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	tx.ran++
 	if s := tx.stmt(ctx, query); s != nil {
 		tx.markQueried(query)
 		row := s.QueryRowContext(ctx, args...)
