@@ -83,6 +83,7 @@ func TestGatewayValidation(t *testing.T) {
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: 'http://a:1/base'}", `gateway.routes[0] (/x/).upstream`},
 		{"gateway:\n  routes:\n    - {path: /x/}", `gateway.routes[0] (/x/).upstream = "": expected comma-separated replica URLs`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: 'dns+http://u:p@orders:7000'}", `gateway.routes[0] (/x/).upstream = "dns+http://u:p@orders:7000"`},
+		{"gateway:\n  routes:\n    - {path: /x/, upstream: 'dns+http://:7000'}", `gateway.routes[0] (/x/).upstream = "dns+http://:7000"`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: http://a:1, auth: maybe}", `.auth = "maybe": expected none, optional or required`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: http://a:1, roles: [admin]}", `.auth = "": expected required when roles`},
 		{"gateway:\n  routes:\n    - {path: /x/, upstream: http://a:1, methods: [get]}", `.methods = "get": expected HTTP methods in upper case`},

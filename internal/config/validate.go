@@ -252,7 +252,7 @@ func validateGateway(c Config, bad func(key, value, expected string)) {
 		for _, t := range targets {
 			u, err := url.Parse(t)
 			if err != nil || !slices.Contains([]string{"http", "https", "dns+http", "dns+https"}, u.Scheme) ||
-				u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+				u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 				bad(key+".upstream", t, "replica URLs with scheme and host only, such as http://127.0.0.1:7000 or dns+http://orders.default.svc.cluster.local:7000")
 			}
 		}

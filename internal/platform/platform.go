@@ -186,7 +186,7 @@ func (p *Platform) awaitReady(ctx context.Context) ([]kernel.Status, bool) {
 		select {
 		case <-ctx.Done():
 			return statuses, false
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
