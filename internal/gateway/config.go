@@ -201,12 +201,8 @@ func (b *Builder) watch(p *upstream.Pool, static, names []string) context.Cancel
 		dns.Log = b.Log
 	}
 	for _, raw := range names {
-		rctx, done := context.WithTimeout(ctx, 2*time.Second)
-		if ts, err := dns.Resolve(rctx, raw); err == nil {
-			_ = targets.Set(raw, ts)
-		}
-		done()
-		go dns.Watch(ctx, raw, func(ts []string) error { return targets.Set(raw, ts) })
+		watch := dns.Follow(ctx, raw, func(ts []string) error { return targets.Set(raw, ts) })
+		go watch(ctx)
 	}
 	return cancel
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/bamhq/bam/internal/gateway/discovery"
 	"github.com/bamhq/bam/internal/gateway/upstream"
@@ -63,14 +62,7 @@ func (p *Platform) discoveredPool(ctx context.Context, s Spec, gs *gatewayServic
 			return nil, err
 		}
 		// A first answer now, so the pool has replicas when the listener opens.
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if ts, err := dns.Resolve(rctx, raw); err == nil {
-			_ = targets.Set(raw, ts)
-		}
-		cancel()
-		gs.discover = append(gs.discover, func(ctx context.Context) {
-			dns.Watch(ctx, raw, func(ts []string) error { return targets.Set(raw, ts) })
-		})
+		gs.discover = append(gs.discover, dns.Follow(ctx, raw, func(ts []string) error { return targets.Set(raw, ts) }))
 	}
 	if p.busDiscovery() {
 		if gs.registry == nil {

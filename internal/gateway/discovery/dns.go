@@ -90,11 +90,33 @@ func (d DNS) Resolve(ctx context.Context, raw string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
+// primeTimeout bounds Follow's first lookup.
+const primeTimeout = 2 * time.Second
+
+// Follow gives set the addresses of raw now (within primeTimeout, so that
+// a pool has replicas before it serves; a failed lookup is left to the
+// watch) and returns the watch to run, which resolves raw again every
+// Interval from then on, as Watch does, until its ctx is done.
+func (d DNS) Follow(ctx context.Context, raw string, set func([]string) error) (watch func(context.Context)) {
+	rctx, cancel := context.WithTimeout(ctx, primeTimeout)
+	primed := false
+	if ts, err := d.Resolve(rctx, raw); err == nil {
+		primed = set(ts) == nil
+	}
+	cancel()
+	return func(ctx context.Context) { d.watch(ctx, raw, set, !primed) }
+}
+
 // Watch resolves raw now and then every Interval until ctx is done, giving
 // each answer to set. A failed lookup keeps the previous answer (a DNS
 // hiccup must not empty a pool); a name that no longer exists (NXDOMAIN)
 // empties it.
 func (d DNS) Watch(ctx context.Context, raw string, set func([]string) error) {
+	d.watch(ctx, raw, set, true)
+}
+
+// watch is Watch, whose first lookup waits an Interval unless now.
+func (d DNS) watch(ctx context.Context, raw string, set func([]string) error, now bool) {
 	every := d.Interval
 	if every <= 0 {
 		every = 10 * time.Second
@@ -105,7 +127,14 @@ func (d DNS) Watch(ctx context.Context, raw string, set func([]string) error) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for {
+	for ; ; now = true {
+		if !now {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
 		lctx, cancel := context.WithTimeout(ctx, min(every, 5*time.Second))
 		targets, err := d.Resolve(lctx, raw)
 		cancel()
@@ -123,10 +152,6 @@ func (d DNS) Watch(ctx context.Context, raw string, set func([]string) error) {
 				log.Warn("discovery: replicas not applied", "upstream", raw, "err", err)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+		now = false
 	}
 }

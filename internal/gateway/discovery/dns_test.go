@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,4 +200,34 @@ func TestParseDNS(t *testing.T) {
 			t.Errorf("ParseDNS(%q) = %q %q %q %v", tc.raw, scheme, host, port, err)
 		}
 	}
+}
+
+// countingResolver answers every name with one address and counts lookups.
+type countingResolver struct{ n atomic.Int64 }
+
+func (r *countingResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) {
+	r.n.Add(1)
+	return []net.IPAddr{{IP: net.ParseIP("10.2.0.1")}}, nil
+}
+
+// TestDNSFollow: Follow answers before it returns, and its watch looks
+// the name up again only an Interval later, not at once.
+func TestDNSFollow(t *testing.T) {
+	res := &countingResolver{}
+	d := discovery.DNS{Resolver: res, Interval: 200 * time.Millisecond}
+	var got []string
+	watch := d.Follow(t.Context(), "dns+http://api.local:8081", func(ts []string) error { got = ts; return nil })
+	if !slices.Equal(got, []string{"http://10.2.0.1:8081"}) || res.n.Load() != 1 {
+		t.Fatalf("after Follow: targets %v, %d lookups; want the answer from one lookup", got, res.n.Load())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); watch(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	if n := res.n.Load(); n != 1 {
+		t.Errorf("%d lookups within half an Interval of Follow, want 1", n)
+	}
+	waitFor(t, "the watch's lookup", func() bool { return res.n.Load() >= 2 })
+	cancel()
+	<-done
 }
