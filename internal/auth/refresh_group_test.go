@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bamhq/bam/internal/auth"
 	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/store/storetest"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // Refreshes are committed in batches (refresh_batch.go). These tests pin
@@ -134,4 +137,37 @@ func TestConcurrentRefreshesStayInTheirSessions(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestRefreshBatchCommitLost loses the answer to a batch's COMMIT
+// (PostgreSQL, through storetest's cutter): the tokens rotated, unbeknown
+// to the service. Each refresh then runs again alone, finds its token just
+// used (within the grace window) and answers the successor the lost
+// commit stored, so every client gets a pair that works, and no session is
+// taken for a replay.
+func TestRefreshBatchCommitLost(t *testing.T) {
+	db, cut := storetest.OpenCutOnCommit(t, auth.Migrations...)
+	h := newHarness(t, db, nil)
+	ctx := context.Background()
+	h.signUp("lost@example.com", pw)
+	tokens := []string{
+		h.signIn("lost@example.com", pw).expect(t, 200, "").str("refresh_token"),
+		h.signIn("lost@example.com", pw).expect(t, 200, "").str("refresh_token"),
+	}
+	testenv.WaitFor(t, 10*time.Second, "the outbox to drain", func() bool {
+		var n int
+		return db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM bam_outbox").Scan(&n) == nil && n == 0
+	})
+	cut.Arm(1)
+	resps, fails := h.svc.RefreshBatch(ctx, tokens)
+	if cut.Cuts() != 1 {
+		t.Fatalf("%d commits cut, want 1", cut.Cuts())
+	}
+	for i := range tokens {
+		if fails[i] != nil {
+			t.Fatalf("refresh %d after the lost commit: %v", i, fails[i])
+		}
+		next := h.refresh(resps[i].RefreshToken).expect(t, 200, "").str("refresh_token")
+		h.refresh(next).expect(t, 200, "")
+	}
 }

@@ -30,7 +30,10 @@ import (
 // to undo and costs its batch nothing. A batch
 // whose transaction fails as a whole (its commit, a retryable error past
 // store's retries) runs again one write per transaction, so the write at
-// fault gets the error and the others their records.
+// fault gets the error and the others their records — except when the
+// commit's answer was lost (store.ErrCommitUnknown): the batch may have
+// been applied, running it again could make every create twice, so each
+// of its writes gets that error.
 
 const (
 	// writeBatchMax bounds the writes in one transaction, which holds
@@ -121,6 +124,10 @@ func (c *committer) run(ctx context.Context, jobs []*writeJob) {
 		// jobs[failed] keeps its error; its neighbours' work was rolled back.
 		c.run(ctx, jobs[:failed])
 		c.run(ctx, jobs[failed+1:])
+	case errors.Is(err, store.ErrCommitUnknown):
+		for _, j := range jobs {
+			j.err = err
+		}
 	default:
 		for _, j := range jobs {
 			c.run(ctx, []*writeJob{j})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -128,4 +129,64 @@ func TestCommitterBatches(t *testing.T) {
 			t.Errorf("%d writes hold r0, want 1", r0)
 		}
 	}, groupCommitFixture)
+}
+
+// TestCommitterCommitUnknown loses the answer to a batch's COMMIT
+// (PostgreSQL, through storetest's cutter): the batch was applied, so its
+// writes must not run again — a create run twice is two records — and
+// each gets store.ErrCommitUnknown; the batches after it commit.
+func TestCommitterCommitUnknown(t *testing.T) {
+	db, cut := storetest.OpenCutOnCommit(t, groupCommitFixture)
+	ctx := context.Background()
+	c := newCommitter(db)
+	cut.Arm(2) // the first transaction that carries two writes or more
+	const n = 60
+	var (
+		results = make([]error, n)
+		serial  atomic.Int64
+		wg      sync.WaitGroup
+	)
+	for i := range n {
+		wg.Go(func() {
+			results[i] = c.do(ctx, func(ctx context.Context, tx *store.Tx) error {
+				// A fresh id each run, as a create's: a rerun adds a row.
+				_, err := tx.ExecContext(ctx, "INSERT INTO gc_rows (id, job) VALUES ($1, $2)",
+					fmt.Sprint("r", serial.Add(1)), i)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	if cut.Cuts() != 1 {
+		t.Fatalf("%d commits cut, want 1 (no transaction carried two writes?)", cut.Cuts())
+	}
+	rows := map[int]int{}
+	r, err := db.SQL().QueryContext(ctx, "SELECT job FROM gc_rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var job int
+		if err := r.Scan(&job); err != nil {
+			t.Fatal(err)
+		}
+		rows[job]++
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	unknown := 0
+	for i, err := range results {
+		switch {
+		case err == nil && rows[i] == 1:
+		case errors.Is(err, store.ErrCommitUnknown) && rows[i] == 1: // applied, unbeknown to the client
+			unknown++
+		default:
+			t.Errorf("write %d: err %v, %d rows; want one row, and nil or ErrCommitUnknown", i, err, rows[i])
+		}
+	}
+	if unknown < 2 {
+		t.Errorf("%d writes told their outcome is unknown, want the cut batch's (≥ 2)", unknown)
+	}
 }

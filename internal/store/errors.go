@@ -52,3 +52,21 @@ func IsRetryable(err error) bool {
 	}
 	return false
 }
+
+// ErrCommitUnknown is wrapped by InTx's error when a COMMIT was sent and no
+// answer came back (the connection broke in between): the transaction may
+// or may not have been applied. Nothing that wrote in it may run again as
+// if it had not been: a create run twice makes two records. Callers should
+// answer that the outcome is unknown, so that clients read before retrying.
+var ErrCommitUnknown = errors.New("store: the commit's outcome is unknown (the connection broke before the database answered)")
+
+// commitOutcomeKnown reports whether a failed COMMIT certainly did not
+// apply: the database refused it with its own error. Any other failure may
+// have come after the server applied it: pgx reports a connection that
+// broke while it waited for the answer as "conn closed", an error it also
+// calls safe to retry, so that cannot tell either. SQLite runs in the
+// process: its commit answers always arrive, and it is not asked.
+func commitOutcomeKnown(err error) bool {
+	_, ok := errors.AsType[*pgconn.PgError](err)
+	return ok
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/bamhq/bam/internal/errs"
 )
 
 // Tx is one attempt of a transaction run by DB.InTx. It offers the query
@@ -88,7 +90,9 @@ const (
 // IsRetryable), the whole of fn runs again in a new transaction, up to a few
 // times with jittered backoff, so fn must have no effects outside tx other
 // than through OnCommit. After a successful commit, the OnCommit hooks of
-// that attempt run.
+// that attempt run. A COMMIT whose answer was lost (PostgreSQL: the
+// connection broke after it was sent) gives an error wrapping
+// ErrCommitUnknown, and is not retried: it may have been applied.
 //
 // InTx does not nest: calling it from fn starts an independent transaction
 // (and on SQLite waits for the write lock the outer one holds). On SQLite
@@ -155,6 +159,10 @@ func (db *DB) attempt(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 	}
 	committed = true // a failed Commit has ended the tx too
 	if err := sqlTx.Commit(); err != nil {
+		if db.dialect == Postgres && !commitOutcomeKnown(err) {
+			return nil, errs.Wrap(fmt.Errorf("%w: %w", ErrCommitUnknown, err), errs.Unavailable, "store.commit_unknown",
+				"the connection to the database broke while the change was being committed: it may or may not have been saved; read it before trying again")
+		}
 		return nil, fmt.Errorf("store: commit: %w", err)
 	}
 	return tx, nil

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 )
 
 // Environment variables naming the services tests may use.
@@ -65,3 +66,18 @@ func FreeAddrs(t testing.TB, n int) []string {
 
 // FreeAddr is FreeAddrs for one address.
 func FreeAddr(t testing.TB) string { return FreeAddrs(t, 1)[0] }
+
+// WaitFor polls cond every few milliseconds until it holds, and returns how
+// long that took; it fails t (naming what was awaited) if cond still does
+// not hold after within.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start)
+}

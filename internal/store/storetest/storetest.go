@@ -38,19 +38,25 @@ func Run(t *testing.T, fn func(t *testing.T, db *store.DB), sets ...store.Migrat
 // fails t as testenv.PostgresURL does.
 func Open(t testing.TB, d store.Dialect, sets ...store.MigrationSet) *store.DB {
 	t.Helper()
-	ctx := context.Background()
-	var (
-		url  string
-		opts = store.Options{Name: "test"}
-	)
+	var url string
 	switch d {
 	case store.SQLite:
 		url = "sqlite:" + filepath.Join(t.TempDir(), "test.db")
 	case store.Postgres:
 		url = testenv.PostgresURL(t)
-		opts.Schema = "test_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	default:
 		t.Fatalf("storetest: unknown dialect %q", d)
+	}
+	return open(t, d, url, sets...)
+}
+
+// open opens url as Open does, in a fresh schema on PostgreSQL.
+func open(t testing.TB, d store.Dialect, url string, sets ...store.MigrationSet) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	opts := store.Options{Name: "test"}
+	if d == store.Postgres {
+		opts.Schema = "test_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
 	db, err := store.Open(ctx, url, opts)
 	if err != nil {
