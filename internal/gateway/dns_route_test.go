@@ -15,6 +15,7 @@ import (
 	"github.com/bamhq/bam/internal/gateway/discovery"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/ratelimit"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // switchingResolver answers every name with the addresses it holds now.
@@ -99,15 +100,15 @@ func TestRouteDNSUpstream(t *testing.T) {
 		t.Fatalf("first request: %q, want 200 one", got)
 	}
 	res.set("127.0.0.2")
-	waitFor(t, func() bool { return get() == "200 two" }, "the pool to follow the new DNS answer")
+	testenv.WaitFor(t, 5*time.Second, "the pool to follow the new DNS answer", func() bool { return get() == "200 two" })
 	res.set("127.0.0.1", "127.0.0.2")
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "both addresses to serve", func() bool {
 		seen := map[string]bool{}
 		for range 20 {
 			seen[get()] = true
 		}
 		return seen["200 one"] && seen["200 two"]
-	}, "both addresses to serve")
+	})
 
 	// A reload without the route stops the watcher.
 	c2, err := loadConfig(t, "gateway:\n  routes: []\n")
@@ -122,17 +123,5 @@ func TestRouteDNSUpstream(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if m := res.lookups.Load(); m != n {
 		t.Errorf("%d lookups after the route was removed", m-n)
-	}
-}
-
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/testenv"
 	"github.com/nats-io/nats.go"
 )
 
@@ -24,7 +25,7 @@ func TestAppliesOnceAndDropsDuplicates(t *testing.T) {
 			return applyFx(ctx, tx, ev)
 		}})
 		ev := publish(t, b, svc)
-		eventually(t, "the effect", func() bool { return fxCount(t, db, ev.ID()) == 1 })
+		testenv.WaitFor(t, 15*time.Second, "the effect", func() bool { return fxCount(t, db, ev.ID()) == 1 })
 
 		// The same event again under another Nats-Msg-Id: what arrives when
 		// an outbox row is republished after the dedup window.
@@ -64,7 +65,7 @@ func TestRetriesFailedEffectOnce(t *testing.T) {
 					return nil
 				}})
 				ev := publish(t, b, svc)
-				eventually(t, "the retried effect", func() bool { return fxCount(t, db, ev.ID()) == 1 })
+				testenv.WaitFor(t, 15*time.Second, "the retried effect", func() bool { return fxCount(t, db, ev.ID()) == 1 })
 				acked(t, b, svc, "fx")
 				if n := fxCount(t, db, ev.ID()); n != 1 || calls.Load() != 2 {
 					t.Errorf("effect applied %d times in %d calls; want once in 2", n, calls.Load())
@@ -163,7 +164,7 @@ type deadLetter struct {
 func waitDeadLetter(t *testing.T, db *store.DB, eventID string) deadLetter {
 	t.Helper()
 	var dl deadLetter
-	eventually(t, "dead letter "+eventID, func() bool {
+	testenv.WaitFor(t, 15*time.Second, "dead letter "+eventID, func() bool {
 		err := db.SQL().QueryRowContext(t.Context(),
 			`SELECT subject, error, payload, deliveries FROM bam_dead_letters WHERE consumer = 'fx' AND event_id = $1`, eventID).
 			Scan(&dl.subject, &dl.err, &dl.payload, &dl.deliveries)
@@ -187,7 +188,7 @@ func TestSubjectFilter(t *testing.T) {
 		if err := b.Publish(ctxT(t), deleted); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the deleted event", func() bool { return fxCount(t, db, deleted.ID()) == 1 })
+		testenv.WaitFor(t, 15*time.Second, "the deleted event", func() bool { return fxCount(t, db, deleted.ID()) == 1 })
 		acked(t, b, svc, "fx")
 		if n := fxCount(t, db, created.ID()); n != 0 {
 			t.Errorf("filtered-out event applied %d times", n)

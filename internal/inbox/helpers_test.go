@@ -10,6 +10,7 @@ import (
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -40,17 +41,6 @@ func fxCount(t *testing.T, db *store.DB, id string) int {
 	return n
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // start starts c with fast retries and stops it when t ends.
 func start(t *testing.T, c *inbox.Consumer) {
 	t.Helper()
@@ -75,7 +65,7 @@ func start(t *testing.T, c *inbox.Consumer) {
 // message of the stream.
 func acked(t *testing.T, b *bus.Bus, svc, name string) {
 	t.Helper()
-	eventually(t, "consumer "+name+" to settle every message", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "consumer "+name+" to settle every message", func() bool {
 		cons, err := b.JetStream().Consumer(t.Context(), bus.StreamName(svc), name)
 		if err != nil {
 			return false

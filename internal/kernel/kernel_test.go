@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/kernel"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // recorder notes lifecycle events across fake modules, in order.
@@ -167,7 +168,7 @@ func TestStartStopOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- k.Run(ctx, []string{"svc"}, time.Second) }()
-	waitFor(t, func() bool { return len(rec.list()) == 3 })
+	testenv.WaitFor(t, 5*time.Second, "all three modules to start", func() bool { return len(rec.list()) == 3 })
 	if !kernel.Ready(k.Readiness(t.Context())) {
 		t.Errorf("not ready after start: %+v", k.Readiness(t.Context()))
 	}
@@ -223,7 +224,7 @@ func TestRunningFailureStopsProcess(t *testing.T) {
 	k := newKernel(t, db, svc)
 	done := make(chan error)
 	go func() { done <- k.Run(t.Context(), []string{"svc"}, time.Second) }()
-	waitFor(t, func() bool { return len(rec.list()) == 2 })
+	testenv.WaitFor(t, 5*time.Second, "both modules to start", func() bool { return len(rec.list()) == 2 })
 	f.failed <- errors.New("listener died")
 	select {
 	case err := <-done:
@@ -257,17 +258,6 @@ func TestReadinessNamesWhatIsNotReady(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestStopDelay: during the stop delay the process is unready but its
 // modules still run; then they stop.
 func TestStopDelay(t *testing.T) {
@@ -278,9 +268,9 @@ func TestStopDelay(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- k.Run(ctx, []string{"svc"}, time.Second) }()
-	waitFor(t, func() bool { return len(rec.list()) == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the module to start", func() bool { return len(rec.list()) == 1 })
 	cancel()
-	waitFor(t, func() bool { return !kernel.Ready(k.Readiness(t.Context())) })
+	testenv.WaitFor(t, 5*time.Second, "the kernel to turn unready", func() bool { return !kernel.Ready(k.Readiness(t.Context())) })
 	if got := strings.Join(rec.list(), "|"); got != "start svc" {
 		t.Fatalf("modules stopped before the delay: %s", got)
 	}

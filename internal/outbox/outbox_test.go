@@ -10,6 +10,7 @@ import (
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -62,7 +63,7 @@ func TestCrashBetweenPublishAndDelete(t *testing.T) {
 
 		second := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour})
 		startOutbox(t, second)
-		eventually(t, "every committed event applied", func() bool {
+		testenv.WaitFor(t, 20*time.Second, "every committed event applied", func() bool {
 			return len(effects(t, db)) == len(committed) && outboxLen(t, db) == 0
 		})
 		time.Sleep(100 * time.Millisecond) // room for a duplicate to show up
@@ -125,7 +126,7 @@ func TestPublishFailureKeepsRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		startOutbox(t, o)
-		eventually(t, "failed attempts recorded", func() bool {
+		testenv.WaitFor(t, 20*time.Second, "failed attempts recorded", func() bool {
 			var attempts int
 			var lastErr *string
 			err := db.SQL().QueryRowContext(ctx, `SELECT attempts, last_error FROM bam_outbox WHERE id = $1`, ev.ID()).Scan(&attempts, &lastErr)
@@ -138,8 +139,8 @@ func TestPublishFailureKeepsRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = b.JetStream().DeleteStream(context.Background(), bus.StreamName(svc)) })
-		eventually(t, "the event published once the stream exists", func() bool { return outboxLen(t, db) == 0 })
-		eventually(t, "the gauges to drop to 0", func() bool { p, l := gauges(t); return p == 0 && l == 0 })
+		testenv.WaitFor(t, 20*time.Second, "the event published once the stream exists", func() bool { return outboxLen(t, db) == 0 })
+		testenv.WaitFor(t, 20*time.Second, "the gauges to drop to 0", func() bool { p, l := gauges(t); return p == 0 && l == 0 })
 	}, sets...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
 	"github.com/bamhq/bam/internal/store/storetest"
+	"github.com/bamhq/bam/internal/testenv"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -45,7 +46,7 @@ func TestTraceContinuesThroughOutbox(t *testing.T) {
 	}
 
 	var pub, proc sdktrace.ReadOnlySpan
-	eventually(t, "the process span", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "the process span", func() bool {
 		for _, s := range rec.Ended() {
 			switch s.Name() {
 			case "publish " + ev.Type():

@@ -13,6 +13,7 @@ import (
 	"github.com/bamhq/bam/internal/config"
 	"github.com/bamhq/bam/internal/kernel"
 	"github.com/bamhq/bam/internal/platform"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // testConfig is a process on free loopback ports with a private data dir.
@@ -61,7 +62,7 @@ func TestGracefulStop(t *testing.T) {
 	go func() { done <- p.Run(ctx) }()
 
 	var slowURL string
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the platform to be ready", func() bool {
 		slowURL = slow.BoundAddr()
 		return slowURL != "" && kernel.Ready(p.Kernel.Readiness(t.Context()))
 	})
@@ -79,8 +80,8 @@ func TestGracefulStop(t *testing.T) {
 	<-slow.entered
 
 	stop() // what SIGTERM does through signal.NotifyContext
-	waitFor(t, func() bool { return !kernel.Ready(p.Kernel.Readiness(t.Context())) })
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the platform to turn unready", func() bool { return !kernel.Ready(p.Kernel.Readiness(t.Context())) })
+	testenv.WaitFor(t, 10*time.Second, "the listener to close", func() bool {
 		c, err := net.DialTimeout("tcp", slowURL, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
@@ -106,16 +107,5 @@ func TestUnknownServiceIsAStartupError(t *testing.T) {
 	err = p.Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), `unknown service "auht"`) {
 		t.Fatalf("Run = %v", err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

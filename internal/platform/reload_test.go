@@ -82,13 +82,13 @@ func TestConfigFileWatch(t *testing.T) {
 		resp.Body.Close()
 		return resp.Header.Get("RateLimit-Limit")
 	}
-	waitFor(t, func() bool { return limit() == "10" })
+	testenv.WaitFor(t, 10*time.Second, "rate limit 10", func() bool { return limit() == "10" })
 	time.Sleep(2500 * time.Millisecond) // the watcher checks every second
 	if strings.Contains(logs.String(), "configuration reloaded") {
 		t.Fatalf("reloaded with no change to the file; log:\n%s", logs.String())
 	}
 	write("gateway:\n  rate_limit: {rps: 20, burst: 20}\n")
-	waitFor(t, func() bool { return limit() == "20" })
+	testenv.WaitFor(t, 10*time.Second, "rate limit 20", func() bool { return limit() == "20" })
 	if n := strings.Count(logs.String(), "configuration reloaded"); n != 1 {
 		t.Errorf("%d reloads logged for one edit; log:\n%s", n, logs.String())
 	}

@@ -160,18 +160,6 @@ func startLoad(f *ratelimit.Fallback, lim ratelimit.Limit) *load {
 
 func (ld *load) halt() { ld.once.Do(func() { close(ld.stop) }); ld.wg.Wait() }
 
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(5 * ms)
-	}
-	return time.Since(start)
-}
-
 // TestFallbackRedisDown runs steady load through a Fallback while its Redis
 // freezes, thaws, dies and comes back on the same port: no call fails or
 // blocks, local limits apply while Redis is away, and decisions return to
@@ -198,15 +186,15 @@ func TestFallbackRedisDown(t *testing.T) {
 
 	// Frozen Redis: calls time out and fall back.
 	srv.signal(syscall.SIGSTOP)
-	took := waitFor(t, "fallback on a frozen redis", 2*time.Second, func() bool { return f.Backend() == "local" })
+	took := testenv.WaitFor(t, 2*time.Second, "fallback on a frozen redis", func() bool { return f.Backend() == "local" })
 	t.Logf("frozen: on local limits after %v", took)
 	srv.signal(syscall.SIGCONT)
-	took = waitFor(t, "recovery after thaw", 3*time.Second, func() bool { return f.Backend() == "redis" })
+	took = testenv.WaitFor(t, 3*time.Second, "recovery after thaw", func() bool { return f.Backend() == "redis" })
 	t.Logf("thawed: back on redis after %v", took)
 
 	// Dead Redis: connection refused, fall back at once.
 	srv.kill()
-	took = waitFor(t, "fallback on a dead redis", time.Second, func() bool { return f.Backend() == "local" })
+	took = testenv.WaitFor(t, time.Second, "fallback on a dead redis", func() bool { return f.Backend() == "local" })
 	t.Logf("killed: on local limits after %v", took)
 	if got := metricValue(t, "bam_ratelimit_backend", "backend", "local"); got != 1 {
 		t.Errorf("bam_ratelimit_backend{backend=local} = %v, want 1", got)
@@ -221,7 +209,7 @@ func TestFallbackRedisDown(t *testing.T) {
 	}
 
 	srv.start()
-	took = waitFor(t, "recovery after restart", 3*time.Second, func() bool { return f.Backend() == "redis" })
+	took = testenv.WaitFor(t, 3*time.Second, "recovery after restart", func() bool { return f.Backend() == "redis" })
 	t.Logf("restarted: back on redis after %v", took)
 	time.Sleep(200 * ms)
 	ld.halt()
@@ -272,14 +260,14 @@ func TestFallbackRidesOutStalls(t *testing.T) {
 	}
 
 	srv.signal(syscall.SIGSTOP) // away for longer than Grace
-	took := waitFor(t, "fallback after the grace period", 3*time.Second, func() bool { return f.Backend() == "local" })
+	took := testenv.WaitFor(t, 3*time.Second, "fallback after the grace period", func() bool { return f.Backend() == "local" })
 	time.Sleep(time.Second) // a caller held by the freeze would now have waited over 1.6 s
 	srv.signal(syscall.SIGCONT)
 	t.Logf("stopped: on local limits after %v (grace 600ms)", took)
 	if took < 500*ms {
 		t.Errorf("fell back after %v, before the grace period", took)
 	}
-	waitFor(t, "recovery", 3*time.Second, func() bool { return f.Backend() == "redis" })
+	testenv.WaitFor(t, 3*time.Second, "recovery", func() bool { return f.Backend() == "redis" })
 	ld.halt()
 	if n := ld.errors.Load(); n != 0 {
 		t.Errorf("%d of %d calls returned an error", n, ld.calls.Load())

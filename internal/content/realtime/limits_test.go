@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/content/realtime"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // refusedTooMany checks a 429 answer for too many connections.
@@ -53,7 +54,7 @@ func TestConnectionsPerSubjectLimit(t *testing.T) {
 
 	// A connection that ends frees its place.
 	alice1.close()
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, wait, "the freed place to accept a connection", func() bool {
 		s, resp := dialSSE(t, srv, sseRequest{user: "alice"})
 		if s != nil {
 			s.close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/content/realtime"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // heapInUse is the live heap after a collection.
@@ -46,30 +47,18 @@ func TestLargeChangeLeavesNoBuffersBehind(t *testing.T) {
 	}
 	connected.Wait()
 	hub.Publish(change(1, "posts", "p0", "public", true)) // warm up: first allocations of every connection
-	waitFor(t, func() bool { return changes.Load() == n })
+	testenv.WaitFor(t, wait, "the warm-up change delivered", func() bool { return changes.Load() == n })
 
 	before := heapInUse()
 	hub.Publish(change(2, "posts", "p1", "public", true, "body", strings.Repeat("x", 1<<20)))
 	// A change after it: once every connection started writing that one,
 	// the big one is fully written.
 	hub.Publish(change(3, "posts", "p2", "public", true))
-	waitFor(t, func() bool { return changes.Load() == 3*n })
+	testenv.WaitFor(t, wait, "all three changes delivered", func() bool { return changes.Load() == 3*n })
 	grew := int64(heapInUse()) - int64(before)
 	t.Logf("heap grew by %d KiB", grew>>10)
 	// The window holds the change (its record and its encoding): ~2 MiB.
 	if grew > 6<<20 {
 		t.Fatalf("heap grew by %d KiB after a 1 MiB change to %d connections: buffers are kept", grew>>10, n)
-	}
-}
-
-// waitFor polls cond for up to wait.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/gateway/discovery"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // TestRegistry: announced replicas join their service's targets beside the
@@ -44,7 +45,7 @@ func TestRegistry(t *testing.T) {
 	}
 	expect := func(what string, want ...string) {
 		t.Helper()
-		waitFor(t, what, func() bool { return slices.Equal(sink.last(), want) })
+		testenv.WaitFor(t, 5*time.Second, what, func() bool { return slices.Equal(sink.last(), want) })
 	}
 
 	time.Sleep(50 * time.Millisecond) // let the subscription settle

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/bamhq/bam/internal/gateway/discovery"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // dnsServer is a tiny authoritative DNS server on 127.0.0.1 (UDP) whose
@@ -120,17 +121,6 @@ func (r *recordSink) last() []string {
 	return r.got[len(r.got)-1]
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestDNSWatchFollowsRecords(t *testing.T) {
 	srv := startDNS(t)
 	const name = "auth.bam.svc.cluster.local"
@@ -149,16 +139,16 @@ func TestDNSWatchFollowsRecords(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	want := []string{"http://10.0.0.1:8081", "http://10.0.0.2:8081", "http://[fd00::3]:8081", "http://static:8081"}
-	waitFor(t, "the first answer", func() bool { return slices.Equal(sink.last(), want) })
+	testenv.WaitFor(t, 5*time.Second, "the first answer", func() bool { return slices.Equal(sink.last(), want) })
 
 	srv.set(name, "10.0.0.2", "10.0.0.4") // a pod replaced, the IPv6 one gone
 	want = []string{"http://10.0.0.2:8081", "http://10.0.0.4:8081", "http://static:8081"}
-	waitFor(t, "the changed answer", func() bool { return slices.Equal(sink.last(), want) })
+	testenv.WaitFor(t, 5*time.Second, "the changed answer", func() bool { return slices.Equal(sink.last(), want) })
 
 	srv.mu.Lock()
 	delete(srv.recs, name+".") // NXDOMAIN: the Service was deleted
 	srv.mu.Unlock()
-	waitFor(t, "the name's removal", func() bool { return slices.Equal(sink.last(), []string{"http://static:8081"}) })
+	testenv.WaitFor(t, 5*time.Second, "the name's removal", func() bool { return slices.Equal(sink.last(), []string{"http://static:8081"}) })
 }
 
 func TestDNSFailureKeepsReplicas(t *testing.T) {
@@ -174,7 +164,7 @@ func TestDNSFailureKeepsReplicas(t *testing.T) {
 		d.Watch(ctx, "dns+http://api.local", func(ts []string) error { return targets.Set("dns", ts) })
 	}()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the answer", func() bool { return slices.Equal(sink.last(), []string{"http://10.1.0.1:80"}) })
+	testenv.WaitFor(t, 5*time.Second, "the answer", func() bool { return slices.Equal(sink.last(), []string{"http://10.1.0.1:80"}) })
 	srv.conn.Close() // the DNS server dies: lookups time out
 	time.Sleep(200 * time.Millisecond)
 	if got := sink.last(); !slices.Equal(got, []string{"http://10.1.0.1:80"}) {
@@ -227,7 +217,7 @@ func TestDNSFollow(t *testing.T) {
 	if n := res.n.Load(); n != 1 {
 		t.Errorf("%d lookups within half an Interval of Follow, want 1", n)
 	}
-	waitFor(t, "the watch's lookup", func() bool { return res.n.Load() >= 2 })
+	testenv.WaitFor(t, 5*time.Second, "the watch's lookup", func() bool { return res.n.Load() >= 2 })
 	cancel()
 	<-done
 }

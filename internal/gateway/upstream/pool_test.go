@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bamhq/bam/internal/gateway/upstream"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // replica is a real HTTP server on 127.0.0.1 that counts the requests it
@@ -122,18 +123,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestNewRejectsBadTargets(t *testing.T) {
@@ -303,7 +292,7 @@ func TestHealthChecksTakeReplicaOutAndBack(t *testing.T) {
 		return false
 	}
 	aReady.Store(false)
-	eventually(t, 2*time.Second, "replica a still healthy", func() bool { return !healthy(a) })
+	testenv.WaitFor(t, 2*time.Second, "replica a still healthy", func() bool { return !healthy(a) })
 	before := a.hits.Load()
 	for range 20 {
 		if code, err := get(t.Context(), p); err != nil || code != 200 {
@@ -314,7 +303,7 @@ func TestHealthChecksTakeReplicaOutAndBack(t *testing.T) {
 		t.Errorf("the unhealthy replica served %d requests", a.hits.Load()-before)
 	}
 	aReady.Store(true)
-	eventually(t, 2*time.Second, "replica a not healthy again", func() bool { return healthy(a) })
+	testenv.WaitFor(t, 2*time.Second, "replica a not healthy again", func() bool { return healthy(a) })
 	before = a.hits.Load()
 	for range 20 {
 		_, _ = get(t.Context(), p)
