@@ -316,6 +316,7 @@ func (im *importer) insert(ctx context.Context, tx *store.Tx, row importRow) err
 		}
 		return err
 	}
+	schema.IndexPending(tx, im.c)
 	return nil
 }
 

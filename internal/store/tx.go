@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/bamhq/bam/internal/errs"
@@ -17,8 +18,11 @@ type Tx struct {
 	db       *DB
 	dialect  Dialect
 	onCommit []func()
-	queried  map[string]struct{} // SQLite: queries whose cached statement may have open rows
-	ran      int                 // statements run (Statements)
+	// BeforeCommit's work, and its keys
+	beforeCommit []func(ctx context.Context) error
+	beforeKeys   []string
+	queried      map[string]struct{} // SQLite: queries whose cached statement may have open rows
+	ran          int                 // statements run (Statements)
 }
 
 // Statements reports how many statements this attempt has run (through
@@ -75,6 +79,20 @@ func (tx *Tx) Dialect() Dialect { return tx.dialect }
 // that must not happen for a change that did not happen: waking the outbox
 // relay, invalidating a cache.
 func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
+
+// BeforeCommit registers f to run in the transaction once fn has returned
+// nil, just before the commit, in registration order; an error from f
+// rolls the attempt back and is InTx's (retried like fn's). A second f
+// under the same key is ignored: work that one statement does for the
+// whole transaction (see content's full-text index) is registered by each
+// write that needs it and runs once.
+func (tx *Tx) BeforeCommit(key string, f func(ctx context.Context) error) {
+	if slices.Contains(tx.beforeKeys, key) {
+		return
+	}
+	tx.beforeKeys = append(tx.beforeKeys, key)
+	tx.beforeCommit = append(tx.beforeCommit, f)
+}
 
 // Retry policy for InTx: a few attempts, exponential backoff with jitter so
 // that colliding transactions do not collide again in lockstep.
@@ -156,6 +174,11 @@ func (db *DB) attempt(ctx context.Context, fn func(tx *Tx) error) (*Tx, error) {
 	}()
 	if err := fn(tx); err != nil {
 		return nil, err
+	}
+	for _, f := range tx.beforeCommit {
+		if err := f(ctx); err != nil {
+			return nil, err
+		}
 	}
 	committed = true // a failed Commit has ended the tx too
 	if err := sqlTx.Commit(); err != nil {

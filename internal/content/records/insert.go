@@ -52,6 +52,7 @@ func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 	if _, err := tx.ExecContext(ctx, m.insertSQL(idx), args...); err != nil {
 		return nil, m.uniqueError(err)
 	}
+	schema.IndexPending(tx, c)
 	s.wrote(tx, m.table)
 	if err := s.admit(ctx, tx, m, id.String(), access, "create"); err != nil {
 		return nil, err

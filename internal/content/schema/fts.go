@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -14,7 +16,8 @@ import (
 //
 //   - SQLite: an FTS5 table c_N_fts over the searchable columns whose
 //     content is the collection's table (external content, nothing stored
-//     twice), kept in step by three triggers, ranked with bm25.
+//     twice), kept in step by three triggers, ranked with bm25. Inserted
+//     rows enter it once per transaction, not one by one (IndexPending).
 //   - PostgreSQL: a stored generated tsvector column _search ('simple'
 //     configuration: no stemming nor stop words, as in SQLite) with a GIN
 //     index, ranked with ts_rank.
@@ -74,6 +77,11 @@ func triggerNames(collection string) (ins, del, upd string) {
 	return p + "ai", p + "ad", p + "au"
 }
 
+// pendingTable is the SQLite table of the rows the current transaction
+// inserted and c_N_fts does not hold yet: empty whenever no transaction
+// is open. Its name holds "_fts_", which collection names may not.
+func pendingTable(collection string) string { return FTSTable(collection) + "_new" }
+
 // createSearch returns the statements creating c's full-text objects and
 // indexing the rows the table already holds; none when c has no searchable
 // field.
@@ -96,21 +104,100 @@ func createSearch(c *Collection, d store.Dialect) []string {
 		}
 	}
 	fts := quote(FTSTable(c.Name))
+	stmts := []string{"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + quoteAll(fields) + ", content='" + Table(c.Name) +
+		"', content_rowid='" + RowIDColumn + "', tokenize='" + ftsTokenizer + "')"}
+	stmts = append(stmts, createTriggers(c)...)
+	return append(stmts, "INSERT INTO "+fts+" ("+fts+") VALUES ('rebuild')")
+}
+
+// createTriggers returns the statements creating c's pending table and the
+// triggers keeping c_N_fts in step (SQLite). Each statement that writes to
+// an FTS5 table in a transaction makes it flush what it holds in memory to
+// a new segment on disk (its savepoint), so an insert only notes its row
+// in the pending table, and IndexPending indexes the transaction's rows
+// with one statement before it commits. An update or a delete of a row
+// still pending leaves the index alone (the row is not in it: the flush
+// reads the row as it is then, a deleted row leaves the pending table);
+// of any other row it updates the index at once.
+func createTriggers(c *Collection) []string {
+	fields := c.SearchFields()
+	table := quote(Table(c.Name))
+	fts := quote(FTSTable(c.Name))
+	pending := quote(pendingTable(c.Name))
 	cols := quoteAll(fields)
-	newVals := prefixed("new.", fields)
-	oldVals := prefixed("old.", fields)
 	rid := quote(RowIDColumn)
-	insert := "INSERT INTO " + fts + " (rowid, " + cols + ") VALUES (new." + rid + ", " + newVals + ");"
-	remove := "INSERT INTO " + fts + " (" + fts + ", rowid, " + cols + ") VALUES ('delete', old." + rid + ", " + oldVals + ");"
+	notPending := func(row string) string {
+		return " WHERE NOT EXISTS (SELECT 1 FROM " + pending + " WHERE rid = " + row + "." + rid + ");"
+	}
+	remove := "INSERT INTO " + fts + " (" + fts + ", rowid, " + cols + ") SELECT 'delete', old." + rid + ", " +
+		prefixed("old.", fields) + notPending("old")
+	insert := "INSERT INTO " + fts + " (rowid, " + cols + ") SELECT new." + rid + ", " + prefixed("new.", fields) + notPending("new")
 	ins, del, upd := triggerNames(c.Name)
 	return []string{
-		"CREATE VIRTUAL TABLE " + fts + " USING fts5(" + cols + ", content='" + Table(c.Name) +
-			"', content_rowid='" + RowIDColumn + "', tokenize='" + ftsTokenizer + "')",
-		"CREATE TRIGGER " + quote(ins) + " AFTER INSERT ON " + table + " BEGIN " + insert + " END",
-		"CREATE TRIGGER " + quote(del) + " AFTER DELETE ON " + table + " BEGIN " + remove + " END",
+		"CREATE TABLE " + pending + " (rid INTEGER PRIMARY KEY)",
+		"CREATE TRIGGER " + quote(ins) + " AFTER INSERT ON " + table + " BEGIN INSERT INTO " + pending + " (rid) VALUES (new." + rid + "); END",
+		"CREATE TRIGGER " + quote(del) + " AFTER DELETE ON " + table + " BEGIN " + remove +
+			" DELETE FROM " + pending + " WHERE rid = old." + rid + "; END",
 		"CREATE TRIGGER " + quote(upd) + " AFTER UPDATE OF " + cols + " ON " + table + " BEGIN " + remove + " " + insert + " END",
-		"INSERT INTO " + fts + " (" + fts + ") VALUES ('rebuild')",
 	}
+}
+
+// dropTriggers returns the statements dropping what createTriggers made.
+func dropTriggers(collection string) []string {
+	ins, del, upd := triggerNames(collection)
+	return []string{
+		"DROP TRIGGER IF EXISTS " + quote(ins),
+		"DROP TRIGGER IF EXISTS " + quote(del),
+		"DROP TRIGGER IF EXISTS " + quote(upd),
+		"DROP TABLE IF EXISTS " + quote(pendingTable(collection)),
+	}
+}
+
+// IndexPending makes tx, before it commits, index the rows of collection
+// c that it inserted (SQLite; nothing to do on PostgreSQL, whose search
+// column is computed by the insert). Call it from every write that inserts
+// into a collection's table: the first call of a transaction for c
+// registers the work, the others are free. The columns indexed are read
+// from the database, not from c, which may be older than the table.
+func IndexPending(tx *store.Tx, c *Collection) {
+	if tx.Dialect() != store.SQLite {
+		return
+	}
+	name := c.Name
+	tx.BeforeCommit("schema.IndexPending "+name, func(ctx context.Context) error {
+		cols, err := ftsColumns(ctx, tx, name)
+		if err != nil || len(cols) == 0 { // not searchable (any more)
+			return err
+		}
+		// CROSS JOIN keeps this order (SQLite's planner, with no
+		// statistics, may scan the table instead): each pending row, then
+		// its record by rowid.
+		rid := quote(RowIDColumn)
+		return exec(ctx, tx, []string{
+			"INSERT INTO " + quote(FTSTable(name)) + " (rowid, " + quoteAll(cols) + ") SELECT t." + rid + ", " +
+				prefixed("t.", cols) + " FROM " + quote(pendingTable(name)) + " p CROSS JOIN " + quote(Table(name)) + " t WHERE t." + rid + " = p.rid",
+			"DELETE FROM " + quote(pendingTable(name)),
+		})
+	})
+}
+
+// ftsColumns returns the columns of collection's FTS5 table, none if it
+// has none.
+func ftsColumns(ctx context.Context, q store.Querier, collection string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT name FROM pragma_table_info($1) ORDER BY cid", FTSTable(collection))
+	if err != nil {
+		return nil, fmt.Errorf("schema: columns of %s: %w", FTSTable(collection), err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
 }
 
 // dropSearch returns the statements dropping c's full-text objects, if
@@ -123,13 +210,7 @@ func dropSearch(c *Collection, d store.Dialect) []string {
 		// The GIN index goes with the column.
 		return []string{"ALTER TABLE " + quote(Table(c.Name)) + " DROP COLUMN IF EXISTS " + quote(SearchColumn)}
 	}
-	ins, del, upd := triggerNames(c.Name)
-	return []string{
-		"DROP TRIGGER IF EXISTS " + quote(ins),
-		"DROP TRIGGER IF EXISTS " + quote(del),
-		"DROP TRIGGER IF EXISTS " + quote(upd),
-		"DROP TABLE IF EXISTS " + quote(FTSTable(c.Name)),
-	}
+	return append(dropTriggers(c.Name), "DROP TABLE IF EXISTS "+quote(FTSTable(c.Name)))
 }
 
 func quoteAll(names []string) string {

@@ -94,34 +94,43 @@ func (e *env) edit(name string) schema.Collection {
 // records store would; it returns the id.
 func (e *env) insert(c *schema.Collection, input map[string]any, owner string) string {
 	e.t.Helper()
-	id := uuid.Must(uuid.NewV7()).String()
-	err := e.db.InTx(e.ctx(), func(tx *store.Tx) error {
-		cols, err := c.Encode(input, schema.Create, owner, tx.Dialect())
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		var at any = now.Format(expr.DateLayout)
-		if tx.Dialect() == store.Postgres {
-			at = now.Truncate(time.Millisecond)
-		}
-		names := []string{`"id"`, `"created"`, `"updated"`, `"version"`}
-		args := []any{id, at, at, 1}
-		for _, k := range sortedKeys(cols) {
-			names = append(names, `"`+k+`"`)
-			args = append(args, cols[k])
-		}
-		ph := make([]string, len(args))
-		for i := range ph {
-			ph[i] = "$" + strconv.Itoa(i+1)
-		}
-		_, err = tx.ExecContext(e.ctx(), "INSERT INTO "+schema.Table(c.Name)+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(ph, ", ")+")", args...)
+	var id string
+	err := e.db.InTx(e.ctx(), func(tx *store.Tx) (err error) {
+		id, err = e.insertIn(tx, c, input, owner)
 		return err
 	})
 	if err != nil {
 		e.t.Fatalf("insert into %s: %v", c.Name, describe(err))
 	}
 	return id
+}
+
+// insertIn inserts a record of c in tx, as the records store does, and
+// returns its id.
+func (e *env) insertIn(tx *store.Tx, c *schema.Collection, input map[string]any, owner string) (string, error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	cols, err := c.Encode(input, schema.Create, owner, tx.Dialect())
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	var at any = now.Format(expr.DateLayout)
+	if tx.Dialect() == store.Postgres {
+		at = now.Truncate(time.Millisecond)
+	}
+	names := []string{`"id"`, `"created"`, `"updated"`, `"version"`}
+	args := []any{id, at, at, 1}
+	for _, k := range sortedKeys(cols) {
+		names = append(names, `"`+k+`"`)
+		args = append(args, cols[k])
+	}
+	ph := make([]string, len(args))
+	for i := range ph {
+		ph[i] = "$" + strconv.Itoa(i+1)
+	}
+	_, err = tx.ExecContext(e.ctx(), "INSERT INTO "+schema.Table(c.Name)+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(ph, ", ")+")", args...)
+	schema.IndexPending(tx, c)
+	return id, err
 }
 
 // read reads record id of c back through Decode.

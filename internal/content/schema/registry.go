@@ -64,7 +64,41 @@ func (r *Registry) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.prepareSearch(ctx, cs); err != nil {
+		return err
+	}
 	r.publish(newSnapshot(gen, cs))
+	return nil
+}
+
+// prepareSearch readies the full-text objects of cs's searchable
+// collections (SQLite): those made before inserts were indexed once per
+// transaction (see createTriggers) get their pending table and today's
+// triggers (their index is complete: nothing is reindexed), and rows
+// inserted by other means than bam (which leaves them pending) are
+// indexed.
+func (r *Registry) prepareSearch(ctx context.Context, cs []*Collection) error {
+	if r.db.Dialect() != store.SQLite {
+		return nil
+	}
+	for _, c := range cs {
+		if !c.Searchable() {
+			continue
+		}
+		err := r.db.InTx(ctx, func(tx *store.Tx) error {
+			var n int
+			err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+				pendingTable(c.Name)).Scan(&n)
+			if err == nil && n == 0 {
+				err = exec(ctx, tx, append(dropTriggers(c.Name), createTriggers(c)...))
+			}
+			IndexPending(tx, c)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
+		}
+	}
 	return nil
 }
 

@@ -128,9 +128,13 @@ func TestSearchScales(t *testing.T) {
 	const n = 10000
 	// One statement, so that the race detector does not make filling the
 	// table the slow part.
-	_, err := db.SQL().ExecContext(t.Context(), `INSERT INTO c_docs (id, created, updated, version, title)
-		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
-		SELECT printf('%05d', i), '', '', 1, 'common word ' || i || ' ' || substr('common common common common ', 1, 7 * (i % 5)) FROM n`, n)
+	err := db.InTx(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.ExecContext(t.Context(), `INSERT INTO c_docs (id, created, updated, version, title)
+			WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
+			SELECT printf('%05d', i), '', '', 1, 'common word ' || i || ' ' || substr('common common common common ', 1, 7 * (i % 5)) FROM n`, n)
+		schema.IndexPending(tx, docs)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,4 +150,108 @@ func TestSearchScales(t *testing.T) {
 	if len(ids) != 3 || ids[0] != "00004" { // most occurrences, shortest id among them
 		t.Errorf("top matches = %v, want 00004 first", ids)
 	}
+}
+
+// TestSearchIndexPerTransaction: on SQLite a transaction's inserts enter
+// the full-text index together before it commits (schema.IndexPending).
+// Updates and deletes of rows inserted earlier in the same transaction,
+// and of older rows, leave an index that matches the table (FTS5's
+// integrity check compares the two); rows inserted behind bam's back are
+// indexed at the next Load; a collection made with the earlier triggers
+// is given the new ones by Load and keeps its index.
+func TestSearchIndexPerTransaction(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite, schema.Migrations)
+	reg := schema.NewRegistry(db)
+	e := &env{t: t, db: db, reg: reg}
+	if err := reg.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	docs := e.create(schema.Collection{Name: "docs", Fields: []schema.Field{
+		{Name: "title", Type: schema.Text, Searchable: true}, {Name: "n", Type: schema.Number}}})
+	exec := func(tx *store.Tx, q string, args ...any) {
+		t.Helper()
+		if _, err := tx.ExecContext(t.Context(), q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, want map[string][]string) {
+		t.Helper()
+		if _, err := db.SQL().ExecContext(t.Context(), "INSERT INTO c_docs_fts (c_docs_fts, rank) VALUES ('integrity-check', 1)"); err != nil {
+			t.Errorf("%s: the index does not match the table: %v", when, err)
+		}
+		for q, ids := range want {
+			if got := e.search(docs, q); !sameSet(got, ids) {
+				t.Errorf("%s: search %q = %v, want %v", when, q, got, ids)
+			}
+		}
+		if n := e.count("c_docs_fts_new", ""); n != 0 {
+			t.Errorf("%s: %d rows left pending", when, n)
+		}
+	}
+
+	var a, b, c string
+	err := db.InTx(t.Context(), func(tx *store.Tx) (err error) {
+		ins := func(title string) string {
+			id, err := e.insertIn(tx, docs, map[string]any{"title": title}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		a, b, c = ins("alpha apple"), ins("bravo banana"), ins("charlie cherry")
+		exec(tx, "UPDATE c_docs SET title = 'alpha avocado' WHERE id = $1", a)
+		exec(tx, "UPDATE c_docs SET n = 1 WHERE id = $1", c) // not a searchable column
+		exec(tx, "DELETE FROM c_docs WHERE id = $1", b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("one transaction", map[string][]string{"apple": nil, "avocado": {a}, "bravo": nil, "cherry": {c}})
+
+	err = db.InTx(t.Context(), func(tx *store.Tx) error {
+		d, err := e.insertIn(tx, docs, map[string]any{"title": "delta date"}, "")
+		exec(tx, "UPDATE c_docs SET title = 'charlie citrus' WHERE id = $1", c) // indexed before
+		exec(tx, "DELETE FROM c_docs WHERE id = $1", a)
+		exec(tx, "UPDATE c_docs SET title = 'delta durian' WHERE id = $1", d)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("older rows", map[string][]string{"avocado": nil, "cherry": nil, "citrus": {c}, "date": nil, "durian": {e.strings("SELECT id FROM c_docs WHERE title = 'delta durian'")[0]}})
+
+	// Behind bam's back: pending until the next Load.
+	if _, err := db.SQL().ExecContext(t.Context(), "INSERT INTO c_docs (id, created, updated, version, title) VALUES ('x', '', '', 1, 'echo elderberry')"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.search(docs, "elderberry"); len(got) != 0 {
+		t.Errorf("a row inserted behind bam's back is searchable at once: %v", got)
+	}
+	if err := schema.NewRegistry(db).Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	check("after Load", map[string][]string{"elderberry": {"x"}})
+
+	// A collection from before: its insert trigger wrote to the index.
+	for _, q := range []string{
+		"DROP TRIGGER t_docs_fts_ai", "DROP TRIGGER t_docs_fts_ad", "DROP TRIGGER t_docs_fts_au", "DROP TABLE c_docs_fts_new",
+		"CREATE TRIGGER t_docs_fts_ai AFTER INSERT ON c_docs BEGIN INSERT INTO c_docs_fts (rowid, title) VALUES (new._rid, new.title); END",
+	} {
+		if _, err := db.SQL().ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := schema.NewRegistry(db).Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !e.tableExists("c_docs_fts_new") {
+		t.Fatal("Load did not give the old collection its pending table")
+	}
+	if got := e.strings("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'c_docs' AND sql LIKE '%c_docs_fts_new%' ORDER BY name"); !slices.Equal(got, []string{"t_docs_fts_ad", "t_docs_fts_ai", "t_docs_fts_au"}) {
+		t.Errorf("triggers using the pending table after Load: %v", got)
+	}
+	f := e.insert(docs, map[string]any{"title": "foxtrot fig"}, "")
+	check("upgraded", map[string][]string{"fig": {f}, "citrus": {c}, "elderberry": {"x"}})
 }
