@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // Event is a CloudEvents 1.0 event. Its Type is also its NATS subject
@@ -59,7 +60,9 @@ func Encode(ev Event) ([]byte, error) {
 	if err := validate(ev); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(ev)
+	// The event writes itself (sdk-go's streaming writer): through
+	// json.Marshal its output would be parsed again to be compacted.
+	b, err := ev.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("bus: encode %s: %w", ev.ID(), err)
 	}
@@ -69,8 +72,14 @@ func Encode(ev Event) ([]byte, error) {
 // Decode parses and validates a structured-mode JSON event. Every failure
 // wraps ErrMalformed.
 func Decode(data []byte) (Event, error) {
+	// sdk-go's reader is lenient (trailing bytes, some invalid JSON): the
+	// whole message must be valid JSON first, as json.Unmarshal would
+	// check, with a faster scanner.
+	if !fastjson.Valid(data) {
+		return Event{}, fmt.Errorf("%w: not valid JSON", ErrMalformed)
+	}
 	var ev Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+	if err := ev.UnmarshalJSON(data); err != nil {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := validate(ev); err != nil {
