@@ -159,10 +159,14 @@ func (b *Builder) newPool(key string, rc config.Route) (*userPool, error) {
 		}
 	}
 	static, names := discovery.Split(splitTargets(rc.Upstream))
+	tr, err := discovery.Transport(b.Transport, static, names)
+	if err != nil {
+		return nil, err
+	}
 	p, err := upstream.New(upstream.Options{
 		Name:      key,
 		Targets:   static,
-		Transport: b.Transport,
+		Transport: tr,
 		// Users' services need not answer /readyz: passive ejection only.
 		HealthInterval: -1,
 		Timeout:        rc.Timeout,

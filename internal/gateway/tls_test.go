@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/gateway"
+	"github.com/bamhq/bam/internal/gateway/discovery"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/kernel"
 )
@@ -65,12 +66,18 @@ func (p *testPKI) write(t *testing.T, name, kind string, der []byte) string {
 // a client, and returns its files.
 func (p *testPKI) issue(t *testing.T, name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
 	t.Helper()
+	return p.issueFor(t, name, usage, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+}
+
+// issueFor makes a certificate for the given names and addresses.
+func (p *testPKI) issueFor(t *testing.T, name string, usage x509.ExtKeyUsage, dnsNames []string, ips []net.IP) (certFile, keyFile string) {
+	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+		DNSNames: dnsNames, IPAddresses: ips}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {
 		t.Fatal(err)
@@ -222,5 +229,63 @@ func TestUpstreamTransportErrors(t *testing.T) {
 	}
 	if tr, err := gateway.UpstreamTransport("", "", ""); tr != nil || err != nil {
 		t.Errorf("no files: %v, %v; want nil, nil", tr, err)
+	}
+}
+
+// TestRouteDNSHTTPSChecksName: the replicas of a dns+https:// upstream are
+// dialled by address and their certificates checked against the name (a
+// certificate for the name only is accepted, one for another name is
+// not); such a name cannot share a route with other https replicas.
+func TestRouteDNSHTTPSChecksName(t *testing.T) {
+	pki := newPKI(t)
+	tr, err := gateway.UpstreamTransport(pki.caFile, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &switchingResolver{}
+	res.set("127.0.0.1")
+	replica := func(certName string) int {
+		certFile, keyFile := pki.issueFor(t, certName, x509.ExtKeyUsageServerAuth, []string{certName}, nil)
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") }))
+		up.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+		up.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+		up.StartTLS()
+		t.Cleanup(up.Close)
+		return up.Listener.Addr().(*net.TCPAddr).Port
+	}
+	get := func(upstream string) (int, error) {
+		t.Helper()
+		c, err := loadConfig(t, fmt.Sprintf("gateway:\n  routes:\n    - {path: /o/, upstream: %q, auth: none, retries: 0}\n", upstream))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &gateway.Builder{Log: quiet(), Transport: tr, DNS: discovery.DNS{Resolver: res, Interval: time.Hour}}
+		t.Cleanup(func() { b.Close() })
+		g, err := b.New(c, gateway.Options{Log: quiet()})
+		if err != nil {
+			return 0, err
+		}
+		srv := httptest.NewServer(httpx.Stack("gateway", quiet(), g))
+		t.Cleanup(srv.Close)
+		resp, err := http.Get(srv.URL + "/o/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+
+	if code, err := get(fmt.Sprintf("dns+https://orders.test:%d", replica("orders.test"))); err != nil || code != http.StatusOK {
+		t.Errorf("a replica whose certificate names the upstream: %d, %v; want 200", code, err)
+	}
+	if code, err := get(fmt.Sprintf("dns+https://orders.test:%d", replica("other.test"))); err != nil || code < 500 {
+		t.Errorf("a replica whose certificate names another host: %d, %v; want a 5xx", code, err)
+	}
+	if _, err := get("dns+https://orders.test:1,https://127.0.0.1:2"); err == nil || !strings.Contains(err.Error(), "dns+https") {
+		t.Errorf("dns+https beside another https replica: %v, want a configuration error", err)
 	}
 }

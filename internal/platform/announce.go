@@ -50,6 +50,10 @@ func (p *Platform) discoveredPool(ctx context.Context, s Spec, gs *gatewayServic
 	if len(raws) == 0 && !p.busDiscovery() {
 		return nil, nil
 	}
+	tr, err := discovery.Transport(tr, static, names)
+	if err != nil {
+		return nil, fmt.Errorf("%s.url: %w", s.Name, err)
+	}
 	pool, err := upstream.New(upstream.Options{Name: s.Name, Targets: static, Transport: tr, Logger: p.Log})
 	if err != nil {
 		return nil, err

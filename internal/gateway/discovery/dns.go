@@ -2,14 +2,18 @@ package discovery
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bamhq/bam/internal/gateway/upstream"
 )
 
 // DNSPrefix marks an upstream URL whose host is a DNS name to re-resolve:
@@ -154,4 +158,34 @@ func (d DNS) watch(ctx context.Context, raw string, set func([]string) error, no
 		}
 		now = false
 	}
+}
+
+// Transport returns the template transport of a pool over static URLs
+// and dns+ names: base, except that the replicas of a
+// dns+https:// name, dialled by address, must have their certificates
+// checked against the name, not the address. One transport checks one
+// name, so such a name cannot share its route with other https replicas.
+func Transport(base *http.Transport, static, names []string) (*http.Transport, error) {
+	var tlsNames []string
+	for _, raw := range names {
+		if scheme, host, _, err := ParseDNS(raw); err == nil && scheme == "https" && !slices.Contains(tlsNames, host) {
+			tlsNames = append(tlsNames, host)
+		}
+	}
+	if len(tlsNames) == 0 {
+		return base, nil
+	}
+	if len(tlsNames) > 1 || slices.ContainsFunc(static, func(t string) bool { return strings.HasPrefix(t, "https://") }) {
+		return nil, errors.New("the replicas of a dns+https:// name have their certificates checked against that name: it cannot share a route with other https replicas")
+	}
+	tr := base
+	if tr == nil {
+		tr = upstream.NewTransport()
+	}
+	tr = tr.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.ServerName = tlsNames[0]
+	return tr, nil
 }
