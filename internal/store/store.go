@@ -23,6 +23,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -69,6 +70,10 @@ type DB struct {
 	stats     prometheus.Collector // nil when another DB of the same name already exports stats
 	closeOnce sync.Once
 	closeErr  error
+
+	url         string // to open the Reader pool; holds the password: never log it
+	reader      reader
+	readerStats prometheus.Collector
 }
 
 // Querier is what *sql.DB and *Tx have in common, for store code that runs
@@ -106,7 +111,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		db, err = openSQLite(rest, opts)
 	case "postgres", "postgresql":
 		d = Postgres
-		db, err = openPostgres(url, opts)
+		db, err = openPostgres(url, opts, nil)
 	default:
 		return nil, fmt.Errorf("store: unsupported database URL scheme %q: %s", scheme, urlForms)
 	}
@@ -123,7 +128,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	s := &DB{sql: db, dialect: d, name: opts.Name, schema: opts.Schema}
+	s := &DB{sql: db, dialect: d, name: opts.Name, schema: opts.Schema, url: url}
 	if d == SQLite {
 		s.writer = make(chan struct{}, 1)
 		// pgx already prepares and caches statements per connection
@@ -151,8 +156,14 @@ func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.stmts.close()
-		if db.stats != nil {
-			prometheus.DefaultRegisterer.Unregister(db.stats)
+		for _, c := range []prometheus.Collector{db.stats, db.readerStats} {
+			if c != nil {
+				prometheus.DefaultRegisterer.Unregister(c)
+			}
+		}
+		db.reader.once.Do(func() { db.reader.err = errors.New("store: the database is closed") })
+		if db.reader.db != nil {
+			_ = db.reader.db.Close()
 		}
 		db.closeErr = db.sql.Close()
 	})
@@ -169,10 +180,17 @@ func (db *DB) registerStats() {
 	if name == "" {
 		name = string(db.dialect)
 	}
-	c := collectors.NewDBStatsCollector(db.sql, name)
-	// The only failure is AlreadyRegisteredError (a DB of this name is open
-	// already); metrics are not worth failing Open over.
-	if err := prometheus.DefaultRegisterer.Register(c); err == nil {
-		db.stats = c
+	db.stats = registerPoolStats(db.sql, name)
+}
+
+// registerPoolStats exports the statistics of pool as db_name=name, and
+// returns the collector to unregister; nil when that name is taken. The
+// only failure is AlreadyRegisteredError (a DB of this name is open
+// already); metrics are not worth failing Open over.
+func registerPoolStats(pool *sql.DB, name string) prometheus.Collector {
+	c := collectors.NewDBStatsCollector(pool, name)
+	if err := prometheus.DefaultRegisterer.Register(c); err != nil {
+		return nil
 	}
+	return c
 }

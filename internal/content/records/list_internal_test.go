@@ -84,22 +84,29 @@ func TestRankedSearchPlan(t *testing.T) {
 	}
 }
 
-// TestStatementTimeout: on PostgreSQL a list's queries run under a
-// statement_timeout of the store's query timeout, which stops a query
-// even when no context deadline would (query_canceled), and reading
-// reports running out of time as content.query_timeout.
+// TestStatementTimeout: on PostgreSQL a list's queries run in read-only
+// sessions under a statement_timeout of the store's query timeout, which
+// stops a query even when no context deadline would (query_canceled), and
+// reading reports running out of time as content.query_timeout.
 func TestStatementTimeout(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		s := NewWithOptions(db, schema.NewRegistry(db), Options{QueryTimeout: 100 * time.Millisecond})
 		if db.Dialect() == store.Postgres {
 			start := time.Now()
-			err := s.readTx(context.Background(), func(ctx context.Context, q store.Querier) error {
+			err := s.reading(context.Background(), func(ctx context.Context, q store.Querier) error {
 				_, err := q.ExecContext(context.Background(), "SELECT pg_sleep(3)")
 				return err
 			})
 			pg, ok := errors.AsType[*pgconn.PgError](err)
 			if !ok || pg.Code != "57014" || time.Since(start) > 2*time.Second {
 				t.Errorf("pg_sleep(3) under the statement timeout: %v after %s", err, time.Since(start))
+			}
+			err = s.reading(context.Background(), func(ctx context.Context, q store.Querier) error {
+				_, err := q.ExecContext(ctx, "CREATE TABLE reading_writes (id int)")
+				return err
+			})
+			if pg, ok := errors.AsType[*pgconn.PgError](err); !ok || pg.Code != "25006" {
+				t.Errorf("a write while reading: %v, want read_only_sql_transaction (25006)", err)
 			}
 		}
 		err := s.reading(context.Background(), func(ctx context.Context, q store.Querier) error {
