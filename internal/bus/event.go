@@ -41,18 +41,47 @@ func NewEvent(source, typ, subject string, data any) (Event, error) {
 	if subject != "" {
 		ev.SetSubject(subject)
 	}
-	if raw, ok := data.([]byte); ok {
-		data = json.RawMessage(raw)
-	}
 	if data != nil {
-		if err := ev.SetData(event.ApplicationJSON, data); err != nil {
+		raw, err := encodeData(data)
+		if err != nil {
 			return Event{}, fmt.Errorf("bus: event %s data: %w", typ, err)
 		}
+		ev.SetDataContentType(event.ApplicationJSON)
+		ev.DataEncoded = raw // what SetData stores, without its second pass over the JSON
 	}
 	if err := ev.Validate(); err != nil {
 		return Event{}, fmt.Errorf("bus: event %s: %w", typ, err)
 	}
 	return ev, nil
+}
+
+// encodeData returns data as JSON: as given when it is encoded already
+// ([]byte, json.RawMessage: checked), else encoded with
+// github.com/segmentio/encoding/json, which writes what encoding/json
+// writes at a fraction of the cost.
+func encodeData(data any) ([]byte, error) {
+	var raw []byte
+	switch d := data.(type) {
+	case []byte:
+		raw = d
+	case json.RawMessage:
+		raw = d
+	default:
+		return fastjson.Marshal(data)
+	}
+	if !fastjson.Valid(raw) {
+		return nil, errors.New("not valid JSON")
+	}
+	return raw, nil
+}
+
+// DataAs decodes ev's JSON data into v, as ev.DataAs does, with the
+// faster decoder.
+func DataAs(ev Event, v any) error {
+	if err := fastjson.Unmarshal(ev.Data(), v); err != nil {
+		return fmt.Errorf("bus: data of %s: %w", ev.ID(), err)
+	}
+	return nil
 }
 
 // Encode validates ev and returns its structured-mode JSON.

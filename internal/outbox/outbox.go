@@ -20,12 +20,13 @@ package outbox
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/store"

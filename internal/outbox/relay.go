@@ -2,16 +2,17 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	json "github.com/segmentio/encoding/json"
+
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/store"
-	"github.com/nats-io/nats.go"
 )
 
 // row is one claimed outbox row.
