@@ -80,7 +80,7 @@ func (d *DenyList) apply(data []byte, wantType string) error {
 		return fmt.Errorf("unexpected type %q", ev.Type())
 	}
 	var r SessionRevoked
-	if err := bus.DataAs(ev, &r); err != nil {
+	if err := ev.DataAs(&r); err != nil {
 		return fmt.Errorf("%w: data: %v", bus.ErrMalformed, err)
 	}
 	at := ev.Time()

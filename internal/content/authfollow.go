@@ -41,14 +41,14 @@ func (s *Service) onAuthEvent(data []byte, prefix string) {
 	switch strings.TrimPrefix(ev.Type(), prefix) {
 	case "user.deleted":
 		var u userDeleted
-		if err := bus.DataAs(ev, &u); err != nil || u.ID == "" {
+		if err := ev.DataAs(&u); err != nil || u.ID == "" {
 			s.Log.Warn("content: user.deleted names no user", "event", ev.ID(), "err", err)
 			return
 		}
 		s.Hub.EndSubject(u.ID, endUserDeleted)
 	case "session.revoked":
 		var r authn.SessionRevoked
-		if err := bus.DataAs(ev, &r); err != nil {
+		if err := ev.DataAs(&r); err != nil {
 			s.Log.Warn("content: bad session.revoked", "event", ev.ID(), "err", err)
 			return
 		}

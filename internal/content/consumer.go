@@ -36,7 +36,7 @@ type userDeleted struct {
 
 func (s *Service) handleUserDeleted(ctx context.Context, tx *store.Tx, ev bus.Event) error {
 	var u userDeleted
-	if err := bus.DataAs(ev, &u); err != nil || u.ID == "" {
+	if err := ev.DataAs(&u); err != nil || u.ID == "" {
 		return fmt.Errorf("%w: user.deleted %s names no user (%v)", bus.ErrMalformed, ev.ID(), err)
 	}
 	deleted, changed, err := s.Records.ForgetOwner(ctx, tx, u.ID)

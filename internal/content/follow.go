@@ -88,7 +88,7 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		var data RecordEvent
-		if err := bus.DataAs(ev, &data); err != nil || data.Collection == "" || data.ID == "" {
+		if err := ev.DataAs(&data); err != nil || data.Collection == "" || data.ID == "" {
 			s.Log.Warn("content: bad record event", "event", ev.ID(), "err", err)
 			return
 		}
