@@ -183,10 +183,11 @@ func (b *Builder) newPool(key string, rc config.Route) (*userPool, error) {
 // userPool is a user upstream's pool and the DNS watchers that feed it.
 type userPool struct {
 	*upstream.Pool
-	stop context.CancelFunc // ends the watchers; nil without dns+ replicas
+	stop func() // ends the watchers and waits for them; nil without dns+ replicas
 }
 
-// Close stops the watchers and closes the pool.
+// Close stops the watchers, then closes the pool: no lookup finishing
+// late sets the targets of a closed pool.
 func (u *userPool) Close() error {
 	if u.stop != nil {
 		u.stop()
@@ -196,19 +197,24 @@ func (u *userPool) Close() error {
 
 // watch feeds p the addresses of its dns+ replicas beside its static ones,
 // resolved now (so that a new route has replicas when it starts serving)
-// and again every b.DNS.Interval, until the returned function is called.
-func (b *Builder) watch(p *upstream.Pool, static, names []string) context.CancelFunc {
+// and again every b.DNS.Interval, until the returned function is called;
+// that function returns once the watchers have stopped.
+func (b *Builder) watch(p *upstream.Pool, static, names []string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	targets := discovery.NewTargets(p, static)
 	dns := b.DNS
 	if dns.Log == nil {
 		dns.Log = b.Log
 	}
+	var watchers sync.WaitGroup
 	for _, raw := range names {
 		watch := dns.Follow(ctx, raw, func(ts []string) error { return targets.Set(raw, ts) })
-		go watch(ctx)
+		watchers.Go(func() { watch(ctx) })
 	}
-	return cancel
+	return func() {
+		cancel()
+		watchers.Wait()
+	}
 }
 
 // poolKey names a user upstream: its replicas and the settings its pool
