@@ -126,7 +126,9 @@ func (c *committer) run(ctx context.Context, jobs []*writeJob) {
 		c.run(ctx, jobs[failed+1:])
 	case errors.Is(err, store.ErrCommitUnknown):
 		for _, j := range jobs {
-			j.err = err
+			if j.err == nil { // a write that failed before any statement keeps its error
+				j.err = err
+			}
 		}
 	default:
 		for _, j := range jobs {

@@ -119,6 +119,9 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 	if err := s.Registry.Load(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.Registry.PrepareSearch(ctx); err != nil {
+		return nil, err
+	}
 	s.Records = records.New(d.DB, s.Registry)
 	s.rules = newRuleCache(s.Registry, d.Log)
 	s.relCache = newChangeCache()

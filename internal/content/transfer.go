@@ -62,6 +62,9 @@ func NewOffline(ctx context.Context, db *store.DB) (*Offline, error) {
 	if err := reg.Load(ctx); err != nil {
 		return nil, err
 	}
+	if err := reg.PrepareSearch(ctx); err != nil {
+		return nil, err
+	}
 	return &Offline{Registry: reg, Records: records.New(db, reg), db: db}, nil
 }
 

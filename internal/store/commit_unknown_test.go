@@ -2,8 +2,14 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/store"
@@ -59,5 +65,27 @@ DROP TABLE deferred;
 	}
 	if n := countThings(t, db); n != 2 {
 		t.Errorf("%d rows, want 2", n)
+	}
+}
+
+// TestCommitOutcomeKnown: which COMMIT failures certainly did not apply.
+func TestCommitOutcomeKnown(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		err   error
+		known bool
+	}{
+		{"the server refused it", &pgconn.PgError{Code: "23505"}, true},
+		{"the server answered ROLLBACK", pgx.ErrTxCommitRollback, true},
+		{"the transaction had ended", sql.ErrTxDone, true},
+		{"database/sql did not send it: canceled", context.Canceled, true},
+		{"database/sql did not send it: deadline", context.DeadlineExceeded, true},
+		{"the deadline hit while waiting for the answer", fmt.Errorf("timeout: %w", context.DeadlineExceeded), false},
+		{"the connection broke", errors.New("conn closed"), false},
+		{"unexpected EOF", io.ErrUnexpectedEOF, false},
+	} {
+		if got := store.CommitOutcomeKnown(tt.err); got != tt.known {
+			t.Errorf("%s (%v): known %v, want %v", tt.name, tt.err, got, tt.known)
+		}
 	}
 }

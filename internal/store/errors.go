@@ -1,8 +1,11 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -61,12 +64,20 @@ func IsRetryable(err error) bool {
 var ErrCommitUnknown = errors.New("store: the commit's outcome is unknown (the connection broke before the database answered)")
 
 // commitOutcomeKnown reports whether a failed COMMIT certainly did not
-// apply: the database refused it with its own error. Any other failure may
-// have come after the server applied it: pgx reports a connection that
-// broke while it waited for the answer as "conn closed", an error it also
-// calls safe to retry, so that cannot tell either. SQLite runs in the
-// process: its commit answers always arrive, and it is not asked.
+// apply: the database refused it with its own error or answered ROLLBACK
+// (an aborted transaction), or database/sql never sent it (the context
+// had ended: it returns that context's error as is, and rolls back). Any
+// other failure may have come after the server applied it: pgx reports a
+// connection that broke while it waited for the answer as "conn closed",
+// an error it also calls safe to retry, so that cannot tell either.
+// SQLite runs in the process: its commit answers always arrive, and it is
+// not asked.
 func commitOutcomeKnown(err error) bool {
-	_, ok := errors.AsType[*pgconn.PgError](err)
-	return ok
+	if _, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return true
+	}
+	// The context's error itself, not wrapped: database/sql's, before it
+	// sent anything (pgx wraps the one it meets while waiting for the answer).
+	return errors.Is(err, pgx.ErrTxCommitRollback) || errors.Is(err, sql.ErrTxDone) ||
+		err == context.Canceled || err == context.DeadlineExceeded
 }

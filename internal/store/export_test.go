@@ -15,3 +15,6 @@ func SetStmtCacheMax(db *DB, n int) {
 	defer db.stmts.mu.Unlock()
 	db.stmts.max = n
 }
+
+// CommitOutcomeKnown is commitOutcomeKnown.
+var CommitOutcomeKnown = commitOutcomeKnown

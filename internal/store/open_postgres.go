@@ -28,6 +28,8 @@ const (
 	pgMaxIdleConns    = pgMaxOpenConns
 	pgConnMaxLifetime = 30 * time.Minute
 	pgConnMaxIdleTime = 5 * time.Minute
+	// pgReaderConns bounds DB.Reader's pool, beside the main one.
+	pgReaderConns = 8
 )
 
 // openPostgres opens a pool on the pgx driver. With opts.Schema every
@@ -100,8 +102,9 @@ type reader struct {
 // runaway query ends even if the client's cancellation is lost. That takes
 // no transaction and no SET per query, which cost a list three round
 // trips, a quarter of its time. The first call opens the pool with its
-// timeout; later calls return that pool. On SQLite it is the main pool
-// (an interrupted context stops a query there).
+// timeout (later calls return that pool, whatever theirs), of up to
+// pgReaderConns connections. On SQLite it is the main pool (an
+// interrupted context stops a query there).
 func (db *DB) Reader(timeout time.Duration) (*sql.DB, error) {
 	if db.dialect != Postgres {
 		return db.sql, nil
@@ -116,6 +119,10 @@ func (db *DB) Reader(timeout time.Duration) (*sql.DB, error) {
 			db.reader.err = err
 			return
 		}
+		// Reads are short and the machine's cores bound them: a smaller
+		// pool keeps a replica's connections near the one budget.
+		r.SetMaxOpenConns(pgReaderConns)
+		r.SetMaxIdleConns(pgReaderConns)
 		db.reader.db = r
 		db.readerStats = registerPoolStats(r, db.name+"_read")
 	})

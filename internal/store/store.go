@@ -156,12 +156,13 @@ func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.stmts.close()
+		// First: a Reader opening now finishes before we look at it.
+		db.reader.once.Do(func() { db.reader.err = errors.New("store: the database is closed") })
 		for _, c := range []prometheus.Collector{db.stats, db.readerStats} {
 			if c != nil {
 				prometheus.DefaultRegisterer.Unregister(c)
 			}
 		}
-		db.reader.once.Do(func() { db.reader.err = errors.New("store: the database is closed") })
 		if db.reader.db != nil {
 			_ = db.reader.db.Close()
 		}

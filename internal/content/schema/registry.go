@@ -64,42 +64,70 @@ func (r *Registry) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.prepareSearch(ctx, cs); err != nil {
-		return err
-	}
 	r.publish(newSnapshot(gen, cs))
 	return nil
 }
 
-// prepareSearch readies the full-text objects of cs's searchable
-// collections (SQLite): those made before inserts were indexed once per
+// PrepareSearch readies the full-text objects of the searchable
+// collections (SQLite; call it at start, after Load, outside any
+// transaction): those made before inserts were indexed once per
 // transaction (see createTriggers) get their pending table and today's
 // triggers (their index is complete: nothing is reindexed), and rows
-// inserted by other means than bam (which leaves them pending) are
-// indexed.
-func (r *Registry) prepareSearch(ctx context.Context, cs []*Collection) error {
+// inserted by other means than bam, which wait in the pending table, are
+// indexed. It writes only for a collection that needs it.
+func (r *Registry) PrepareSearch(ctx context.Context) error {
 	if r.db.Dialect() != store.SQLite {
 		return nil
 	}
-	for _, c := range cs {
+	for _, c := range r.All() {
 		if !c.Searchable() {
 			continue
 		}
-		err := r.db.InTx(ctx, func(tx *store.Tx) error {
-			var n int
-			err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
-				pendingTable(c.Name)).Scan(&n)
-			if err == nil && n == 0 {
-				err = exec(ctx, tx, append(dropTriggers(c.Name), createTriggers(c)...))
+		upgrade, err := r.searchNeedsWork(ctx, c)
+		if err != nil {
+			return err
+		}
+		if !upgrade.any() {
+			continue
+		}
+		err = r.db.InTx(ctx, func(tx *store.Tx) error {
+			if upgrade.triggers {
+				if err := exec(ctx, tx, append(dropTriggers(c.Name), createTriggers(c)...)); err != nil {
+					return err
+				}
 			}
 			IndexPending(tx, c)
-			return err
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
 		}
 	}
 	return nil
+}
+
+// searchWork is what PrepareSearch has to do for a collection.
+type searchWork struct{ triggers, pending bool }
+
+func (w searchWork) any() bool { return w.triggers || w.pending }
+
+// searchNeedsWork reads whether c lacks its pending table (made before
+// it existed) or has rows waiting in it.
+func (r *Registry) searchNeedsWork(ctx context.Context, c *Collection) (searchWork, error) {
+	var w searchWork
+	var n int
+	q := r.db.SQL()
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+		pendingTable(c.Name)).Scan(&n); err != nil {
+		return w, fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
+	}
+	if n == 0 {
+		return searchWork{triggers: true}, nil
+	}
+	if err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+quote(pendingTable(c.Name))+")").Scan(&n); err != nil {
+		return w, fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
+	}
+	return searchWork{pending: n == 1}, nil
 }
 
 // Refresh reloads the definitions if another process changed them since

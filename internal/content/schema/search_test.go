@@ -157,8 +157,8 @@ func TestSearchScales(t *testing.T) {
 // Updates and deletes of rows inserted earlier in the same transaction,
 // and of older rows, leave an index that matches the table (FTS5's
 // integrity check compares the two); rows inserted behind bam's back are
-// indexed at the next Load; a collection made with the earlier triggers
-// is given the new ones by Load and keeps its index.
+// indexed at the next start (PrepareSearch); a collection made with the
+// earlier triggers is given the new ones then and keeps its index.
 func TestSearchIndexPerTransaction(t *testing.T) {
 	t.Parallel()
 	db := storetest.Open(t, store.SQLite, schema.Migrations)
@@ -222,17 +222,28 @@ func TestSearchIndexPerTransaction(t *testing.T) {
 	}
 	check("older rows", map[string][]string{"avocado": nil, "cherry": nil, "citrus": {c}, "date": nil, "durian": {e.strings("SELECT id FROM c_docs WHERE title = 'delta durian'")[0]}})
 
-	// Behind bam's back: pending until the next Load.
+	// A collection before docs (by name) that needs nothing: the start
+	// goes on to the next.
+	e.create(schema.Collection{Name: "alpha", Fields: []schema.Field{{Name: "title", Type: schema.Text, Searchable: true}}})
+	// Behind bam's back: pending until the next start.
 	if _, err := db.SQL().ExecContext(t.Context(), "INSERT INTO c_docs (id, created, updated, version, title) VALUES ('x', '', '', 1, 'echo elderberry')"); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.search(docs, "elderberry"); len(got) != 0 {
 		t.Errorf("a row inserted behind bam's back is searchable at once: %v", got)
 	}
-	if err := schema.NewRegistry(db).Load(t.Context()); err != nil {
-		t.Fatal(err)
+	start := func() {
+		t.Helper()
+		r := schema.NewRegistry(db)
+		if err := r.Load(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.PrepareSearch(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
-	check("after Load", map[string][]string{"elderberry": {"x"}})
+	start()
+	check("after a start", map[string][]string{"elderberry": {"x"}})
 
 	// A collection from before: its insert trigger wrote to the index.
 	for _, q := range []string{
@@ -246,11 +257,15 @@ func TestSearchIndexPerTransaction(t *testing.T) {
 	if err := schema.NewRegistry(db).Load(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	if e.tableExists("c_docs_fts_new") {
+		t.Fatal("Load wrote: it must stay read-only (it runs inside other transactions)")
+	}
+	start()
 	if !e.tableExists("c_docs_fts_new") {
-		t.Fatal("Load did not give the old collection its pending table")
+		t.Fatal("PrepareSearch did not give the old collection its pending table")
 	}
 	if got := e.strings("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'c_docs' AND sql LIKE '%c_docs_fts_new%' ORDER BY name"); !slices.Equal(got, []string{"t_docs_fts_ad", "t_docs_fts_ai", "t_docs_fts_au"}) {
-		t.Errorf("triggers using the pending table after Load: %v", got)
+		t.Errorf("triggers using the pending table after PrepareSearch: %v", got)
 	}
 	f := e.insert(docs, map[string]any{"title": "foxtrot fig"}, "")
 	check("upgraded", map[string][]string{"fig": {f}, "citrus": {c}, "elderberry": {"x"}})

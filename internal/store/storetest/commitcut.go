@@ -44,19 +44,52 @@ func OpenCutOnCommit(t testing.TB, sets ...store.MigrationSet) (*store.DB, *Comm
 		t.Fatal(err)
 	}
 	c := &CommitCutter{}
-	var conns sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); conns.Wait() })
+	var (
+		mu     sync.Mutex
+		open   = map[net.Conn]bool{}
+		closed bool
+		relays sync.WaitGroup
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		closed = true
+		for conn := range open {
+			conn.Close() // ends its relay, whatever the test left open
+		}
+		mu.Unlock()
+		relays.Wait()
+	})
 	go func() {
 		for {
 			client, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			conns.Go(func() { c.serve(client, server) })
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				client.Close()
+				return
+			}
+			open[client] = true
+			relays.Add(1)
+			mu.Unlock()
+			go func() {
+				defer relays.Done()
+				c.serve(client, server)
+				mu.Lock()
+				delete(open, client)
+				mu.Unlock()
+			}()
 		}
 	}()
+	// The cutter reads the protocol in the clear.
 	u.Host = ln.Addr().String()
-	return open(t, store.Postgres, u.String(), sets...), c
+	q := u.Query()
+	q.Set("sslmode", "disable")
+	u.RawQuery = q.Encode()
+	return openDB(t, store.Postgres, u.String(), sets...), c
 }
 
 // Arm makes c cut the next COMMIT of a transaction that ran at least

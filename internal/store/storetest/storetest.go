@@ -47,11 +47,11 @@ func Open(t testing.TB, d store.Dialect, sets ...store.MigrationSet) *store.DB {
 	default:
 		t.Fatalf("storetest: unknown dialect %q", d)
 	}
-	return open(t, d, url, sets...)
+	return openDB(t, d, url, sets...)
 }
 
-// open opens url as Open does, in a fresh schema on PostgreSQL.
-func open(t testing.TB, d store.Dialect, url string, sets ...store.MigrationSet) *store.DB {
+// openDB opens url as Open does, in a fresh schema on PostgreSQL.
+func openDB(t testing.TB, d store.Dialect, url string, sets ...store.MigrationSet) *store.DB {
 	t.Helper()
 	ctx := context.Background()
 	opts := store.Options{Name: "test"}
