@@ -79,7 +79,9 @@ func triggerNames(collection string) (ins, del, upd string) {
 
 // pendingTable is the SQLite table of the rows the current transaction
 // inserted and c_N_fts does not hold yet: empty whenever no transaction
-// is open. Its name holds "_fts_", which collection names may not.
+// is open, but for rows inserted by other means than bam, which
+// Registry.PrepareSearch indexes at start. Its name holds "_fts_", which
+// collection names may not.
 func pendingTable(collection string) string { return FTSTable(collection) + "_new" }
 
 // createSearch returns the statements creating c's full-text objects and
