@@ -131,7 +131,7 @@ func (d DNS) watch(ctx context.Context, raw string, set func([]string) error, no
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for ; ; now = true {
+	for {
 		if !now {
 			select {
 			case <-ctx.Done():

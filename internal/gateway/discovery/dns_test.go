@@ -218,6 +218,12 @@ func TestDNSFollow(t *testing.T) {
 		t.Errorf("%d lookups within half an Interval of Follow, want 1", n)
 	}
 	testenv.WaitFor(t, 5*time.Second, "the watch's lookup", func() bool { return res.n.Load() >= 2 })
+	// Then one lookup per Interval, not one after the other.
+	n := res.n.Load()
+	time.Sleep(500 * time.Millisecond)
+	if m := res.n.Load() - n; m > 4 {
+		t.Errorf("%d lookups in 2.5 Intervals, want about 2", m)
+	}
 	cancel()
 	<-done
 }
