@@ -183,6 +183,53 @@ func IndexPending(tx *store.Tx, c *Collection) {
 	})
 }
 
+// PrepareSearch readies the full-text objects of the searchable
+// collections (SQLite; call it at start, after Load, outside any
+// transaction): those made before inserts were indexed once per
+// transaction (see createTriggers) get their pending table and today's
+// triggers (their index is complete: nothing is reindexed), and rows
+// inserted by other means than bam, which wait in the pending table, are
+// indexed. It writes only for a collection that needs it.
+func (r *Registry) PrepareSearch(ctx context.Context) error {
+	if r.db.Dialect() != store.SQLite {
+		return nil
+	}
+	for _, c := range r.All() {
+		if !c.Searchable() {
+			continue
+		}
+		old, pending, err := r.searchState(ctx, c)
+		if err == nil && (old || pending) {
+			err = r.db.InTx(ctx, func(tx *store.Tx) error {
+				if old {
+					if err := exec(ctx, tx, append(dropTriggers(c.Name), createTriggers(c)...)); err != nil {
+						return err
+					}
+				}
+				IndexPending(tx, c)
+				return nil
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// searchState reads whether c's search objects are older than its
+// pending table, and whether rows wait in that table.
+func (r *Registry) searchState(ctx context.Context, c *Collection) (old, pending bool, err error) {
+	q := r.db.SQL()
+	var n int
+	err = q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1", pendingTable(c.Name)).Scan(&n)
+	if err != nil || n == 0 {
+		return err == nil, false, err
+	}
+	err = q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+quote(pendingTable(c.Name))+")").Scan(&pending)
+	return false, pending, err
+}
+
 // ftsColumns returns the columns of collection's FTS5 table, none if it
 // has none.
 func ftsColumns(ctx context.Context, q store.Querier, collection string) ([]string, error) {

@@ -68,68 +68,6 @@ func (r *Registry) Load(ctx context.Context) error {
 	return nil
 }
 
-// PrepareSearch readies the full-text objects of the searchable
-// collections (SQLite; call it at start, after Load, outside any
-// transaction): those made before inserts were indexed once per
-// transaction (see createTriggers) get their pending table and today's
-// triggers (their index is complete: nothing is reindexed), and rows
-// inserted by other means than bam, which wait in the pending table, are
-// indexed. It writes only for a collection that needs it.
-func (r *Registry) PrepareSearch(ctx context.Context) error {
-	if r.db.Dialect() != store.SQLite {
-		return nil
-	}
-	for _, c := range r.All() {
-		if !c.Searchable() {
-			continue
-		}
-		upgrade, err := r.searchNeedsWork(ctx, c)
-		if err != nil {
-			return err
-		}
-		if !upgrade.any() {
-			continue
-		}
-		err = r.db.InTx(ctx, func(tx *store.Tx) error {
-			if upgrade.triggers {
-				if err := exec(ctx, tx, append(dropTriggers(c.Name), createTriggers(c)...)); err != nil {
-					return err
-				}
-			}
-			IndexPending(tx, c)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
-		}
-	}
-	return nil
-}
-
-// searchWork is what PrepareSearch has to do for a collection.
-type searchWork struct{ triggers, pending bool }
-
-func (w searchWork) any() bool { return w.triggers || w.pending }
-
-// searchNeedsWork reads whether c lacks its pending table (made before
-// it existed) or has rows waiting in it.
-func (r *Registry) searchNeedsWork(ctx context.Context, c *Collection) (searchWork, error) {
-	var w searchWork
-	var n int
-	q := r.db.SQL()
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
-		pendingTable(c.Name)).Scan(&n); err != nil {
-		return w, fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
-	}
-	if n == 0 {
-		return searchWork{triggers: true}, nil
-	}
-	if err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+quote(pendingTable(c.Name))+")").Scan(&n); err != nil {
-		return w, fmt.Errorf("schema: search objects of %s: %w", c.Name, err)
-	}
-	return searchWork{pending: n == 1}, nil
-}
-
 // Refresh reloads the definitions if another process changed them since
 // the registry last saw them, and reports whether it did. It costs one
 // small query: cheap enough to poll.
