@@ -121,7 +121,22 @@ func validate(ev Event) error {
 	if err := validType(ev.Type()); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	for name := range ev.Extensions() {
+		if reservedAttributes[name] {
+			// sdk-go's reader takes a key that is a CloudEvents attribute
+			// in other case ("dAtA") as an extension of that name, which
+			// its writer then writes as the attribute itself.
+			return fmt.Errorf("%w: extension %q has the name of an attribute", ErrMalformed, name)
+		}
+	}
 	return nil
+}
+
+// reservedAttributes are the names of the CloudEvents 1.0 context
+// attributes and data members, which no extension may take.
+var reservedAttributes = map[string]bool{
+	"specversion": true, "id": true, "source": true, "type": true, "subject": true, "time": true,
+	"datacontenttype": true, "dataschema": true, "data": true, "data_base64": true,
 }
 
 // validType checks that typ is a bam event type usable as a NATS subject:

@@ -91,6 +91,7 @@ func TestDecodeMalformed(t *testing.T) {
 		"two events":     `{"specversion":"1.0","id":"1","source":"auth","type":"bam.auth.user.created"}{}`,
 		"single quotes":  `{'specversion':'1.0','id':'1','source':'auth','type':'bam.auth.user.created'}`,
 		"bad escape":     `{"specversion":"1.0","id":"\x","source":"auth","type":"bam.auth.user.created"}`,
+		"attribute case": `{"specversion":"1.0","id":"1","source":"auth","type":"bam.auth.user.created","dAtA":"0"}`,
 		"trailing comma": "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"auth\",\"type\":\"bam.auth.user.created\",\"data\":{\"a\":1,}}",
 	} {
 		t.Run(name, func(t *testing.T) {
