@@ -89,11 +89,19 @@ func newClientID() string {
 }
 
 // enqueue queues it without blocking; a full queue ends the connection.
-func (c *client) enqueue(it item) bool {
+func (c *client) enqueue(it item) bool { return c.enqueueAfter(it, nil) }
+
+// enqueueAfter is enqueue that first runs before (unless nil) with c's
+// queue locked: a change queued by a Publish that saw what before did
+// comes after it.
+func (c *client) enqueueAfter(it item, before func()) bool {
 	if c.ended() {
+		if before != nil {
+			before()
+		}
 		return false
 	}
-	if c.queue.push(it) {
+	if c.queue.pushAfter(it, before) {
 		return true
 	}
 	droppedOverflow.Inc()

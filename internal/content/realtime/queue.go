@@ -18,8 +18,15 @@ func newQueue(max int) *queue {
 }
 
 // push appends it without blocking; false when max items are waiting.
-func (q *queue) push(it item) bool {
+func (q *queue) push(it item) bool { return q.pushAfter(it, nil) }
+
+// pushAfter is push that first runs before (unless nil) with the queue
+// locked, so that nothing is pushed between the two.
+func (q *queue) pushAfter(it item, before func()) bool {
 	q.mu.Lock()
+	if before != nil {
+		before()
+	}
 	if len(q.items)-q.head >= q.max {
 		q.mu.Unlock()
 		return false

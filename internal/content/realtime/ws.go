@@ -82,10 +82,13 @@ func (h *Hub) handleWS(ctx context.Context, c *client, r *http.Request, data []b
 	}
 }
 
-// wsSubscribe adds (or replaces) a subscription. The ack is queued before
-// the subscription enters the index, so it precedes every change of the
-// subscription; what the subscription it replaces matched is no longer
-// written, unless it is the same one again (setSubsLocked).
+// wsSubscribe adds (or replaces) a subscription. The subscription enters
+// the index and the ack is queued with the connection's queue locked, so
+// the ack precedes every change of the subscription, and every change
+// published after the client read the ack reaches it (queuing the ack
+// first let the client see it, and a change be published, before the
+// index had the subscription). What the subscription it replaces matched
+// is no longer written, unless it is the same one again (setSubsLocked).
 func (h *Hub) wsSubscribe(ctx context.Context, c *client, r *http.Request, m wsIn) {
 	if m.ID == "" {
 		c.enqueue(item{raw: h.wsError(r, "", errs.E(errs.Invalid, CodeInvalidMessage, "subscribe needs an id."))})
@@ -109,8 +112,7 @@ func (h *Hub) wsSubscribe(ctx context.Context, c *client, r *http.Request, m wsI
 			"At most %d subscriptions per connection.", h.opts.MaxSubscriptions))})
 		return
 	}
-	c.enqueue(item{raw: mustJSON(wsOut{Type: "ack", ID: m.ID})})
-	h.putSubLocked(c, s)
+	c.enqueueAfter(item{raw: mustJSON(wsOut{Type: "ack", ID: m.ID})}, func() { h.putSubLocked(c, s) })
 }
 
 // wsError encodes err as an error message with the problem's fields.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,29 @@ func TestWebSocketPingsAndConnectionsGauge(t *testing.T) {
 			t.Fatal("the gauge did not come back down")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWebSocketAckMeansSubscribed checks that a change published after
+// the client read a subscription's ack reaches it: a ping sent after the
+// change is answered after it, so a pong first means the change was
+// missed.
+func TestWebSocketAckMeansSubscribed(t *testing.T) {
+	hub, srv := newServer(t, realtime.Options{})
+	ws, _ := openWS(t, srv, "", "")
+	for i := uint64(1); i <= 2000; i++ {
+		id := "p" + strconv.FormatUint(i, 10)
+		ws.send(t, map[string]string{"type": "subscribe", "id": "s", "topic": "posts/" + id})
+		if m := ws.next(t); m["type"] != "ack" {
+			t.Fatalf("message = %v, want ack", m)
+		}
+		hub.Publish(seqChange(i, "posts", id, "public", true))
+		ws.send(t, map[string]string{"type": "ping"})
+		if m := ws.next(t); m["type"] != "change" {
+			t.Fatalf("subscription %d: message = %v, want the change published after its ack", i, m)
+		}
+		if m := ws.next(t); m["type"] != "pong" {
+			t.Fatalf("message = %v, want pong", m)
+		}
 	}
 }
