@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,7 +77,11 @@ type follower struct {
 	o     FollowOptions
 	fn    func(jetstream.Msg)
 	start time.Time
-	last  atomic.Uint64 // stream sequence of the last message given to fn; 0: none yet
+
+	// mu is held while a message is handed on: across a consumer's reset
+	// two subscriptions may deliver at once (see run).
+	mu   sync.Mutex
+	last atomic.Uint64 // stream sequence of the last message given to fn; 0: none yet
 }
 
 // run consumes until ctx is done or the consumer fails.
@@ -107,6 +112,12 @@ func (f *follower) run(ctx context.Context) error {
 		return fmt.Errorf("bus: follow %s: %w", f.o.What, err)
 	}
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		// An ordered consumer that resets (a reconnection, a missed
+		// heartbeat) subscribes again while the handler may still run
+		// on the old subscription's goroutine: f.mu keeps fn to one
+		// call at a time, in stream order.
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		if meta, err := msg.Metadata(); err == nil {
 			if meta.Sequence.Stream <= f.last.Load() {
 				return // already handed on before a reconnection

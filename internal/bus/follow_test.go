@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,5 +115,71 @@ func TestSubjectMatches(t *testing.T) {
 		if got := bus.SubjectMatches(tt.pattern, tt.subject); got != tt.want {
 			t.Errorf("SubjectMatches(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
 		}
+	}
+}
+
+// TestFollowOneCallAtATime: an ordered consumer that resets (here on a
+// reconnection) subscribes again while the handler still runs on the old
+// subscription; the next messages must wait for it, not overtake it.
+func TestFollowOneCallAtATime(t *testing.T) {
+	b := bustest.Open(t, bustest.Embedded)
+	ctx := ctxT(t)
+	svc := bustest.Service(t, b)
+	publish := func(subject string) {
+		t.Helper()
+		ev, err := bus.NewEvent(svc, "bam."+svc+"."+subject, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var running, most atomic.Int32
+	first, release := make(chan struct{}), make(chan struct{})
+	order := make(chan uint64, 16)
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Follow(fctx, bus.FollowOptions{Service: svc, FromSeq: 1, What: "test"}, func(m jetstream.Msg) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for old := most.Load(); n > old && !most.CompareAndSwap(old, n); old = most.Load() {
+			}
+			meta, _ := m.Metadata()
+			if meta.Sequence.Stream == 1 {
+				close(first)
+				<-release
+			}
+			order <- meta.Sequence.Stream
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Follow: %v", err)
+		}
+	})
+	publish("a")
+	<-first
+	if err := b.Conn().ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the consumer resets while message 1 is in fn
+	publish("b")
+	publish("c")
+	time.Sleep(time.Second) // without the lock, 2 and 3 are handled meanwhile
+	close(release)
+	var got []uint64
+	for len(got) < 3 {
+		select {
+		case s := <-order:
+			got = append(got, s)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("handled %v, want 3 messages", got)
+		}
+	}
+	if !slices.Equal(got, []uint64{1, 2, 3}) || most.Load() != 1 {
+		t.Fatalf("handled %v with up to %d calls at once, want [1 2 3] one at a time", got, most.Load())
 	}
 }
