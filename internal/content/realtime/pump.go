@@ -137,9 +137,11 @@ func (h *Hub) write(s sink, c *client, it item) error {
 }
 
 // writeChange writes a change with the subscriptions it matched that c
-// still has.
+// still has. A change whose record could not be encoded (counted when it
+// was published) is in the window, which knows its position, but is
+// never written.
 func (h *Hub) writeChange(s sink, e *envelope, subs []*sub) error {
-	if subs = current(subs); len(subs) == 0 {
+	if subs = current(subs); len(subs) == 0 || e.body == nil {
 		return nil
 	}
 	if err := s.change(e, subs); err != nil {

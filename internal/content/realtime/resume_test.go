@@ -1,6 +1,7 @@
 package realtime_test
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"testing"
@@ -145,5 +146,22 @@ func TestResumeReplayLargerThanTheSendQueue(t *testing.T) {
 	hub.Publish(seqChange(1001, "posts", "p", "public", true))
 	if d := s.nextChange(t); d.Seq != 1001 {
 		t.Fatalf("live change %d", d.Seq)
+	}
+}
+
+// TestResumeSkipsUnencodable: a change whose record cannot be encoded
+// keeps its place in the window but is not replayed (it was written with
+// no body, as invalid JSON).
+func TestResumeSkipsUnencodable(t *testing.T) {
+	hub, srv := newServer(t, realtime.Options{})
+	hub.SetPosition(0)
+	hub.Publish(seqChange(1, "posts", "p1", "public", true, "bad", math.NaN()))
+	hub.Publish(seqChange(2, "posts", "p2", "public", true))
+	s := openSSE(t, srv, sseRequest{subscribe: []string{"posts/*"}, lastEventID: "0"})
+	if ev := s.next(t); ev.Event != "connect" {
+		t.Fatalf("first event = %+v, want connect", ev)
+	}
+	if d := s.nextChange(t); d.Seq != 2 {
+		t.Fatalf("replayed %+v, want only change 2", d)
 	}
 }
