@@ -104,24 +104,7 @@ func (s *Service) codeSignedIn(ctx context.Context, tx *store.Tx, u User, method
 	if u.EmailVerified {
 		return u, nil
 	}
-	// The address's owner claims an account nobody had verified: a password
-	// set by whoever registered it, and their sessions, go (else someone
-	// who signed up first with the victim's address keeps a way in).
-	now := s.now()
-	if err := clearPassword(ctx, tx, u.ID, now); err != nil {
-		return User{}, err
-	}
-	if err := s.revokeAllSessions(ctx, tx, u.ID, "unverified_account_claimed", now); err != nil {
-		return User{}, err
-	}
-	if err := markEmailVerified(ctx, tx, u.ID, now); err != nil {
-		return User{}, err
-	}
-	u, err := s.loadUser(ctx, tx, u.ID)
-	if err != nil {
-		return User{}, err
-	}
-	return u, s.emit(ctx, tx, EventUserUpdated, u.ID, userEvent(u))
+	return s.claimAccount(ctx, tx, u, method, s.now())
 }
 
 // codeFailed counts a wrong code or link against keys and returns the

@@ -275,12 +275,8 @@ func (s *Service) FinishSocial(ctx context.Context, provider, state string, q ur
 // socialUser finds, links or creates the user of an external identity
 // (the rules are at the top of this file).
 func (s *Service) socialUser(ctx context.Context, provider, subject, rawEmail string, verified bool) (User, error) {
-	var (
-		u       User
-		revoked []string
-	)
+	var u User
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
-		revoked = nil
 		now := s.now()
 		id, err := identityUser(ctx, tx, provider, subject)
 		if err == nil {
@@ -317,7 +313,7 @@ func (s *Service) socialUser(ctx context.Context, provider, subject, rawEmail st
 		case u.Disabled:
 			return errSocialDisabled
 		case !u.EmailVerified:
-			if revoked, err = s.claimUnverified(ctx, tx, &u, provider, now); err != nil {
+			if u, err = s.claimAccount(ctx, tx, u, provider, now); err != nil {
 				return err
 			}
 		}
@@ -326,37 +322,7 @@ func (s *Service) socialUser(ctx context.Context, provider, subject, rawEmail st
 		}
 		return s.audit(ctx, tx, u.ID, "identity.linked", u.ID, map[string]any{"provider": provider})
 	})
-	for _, sid := range revoked {
-		s.deny.RevokeSession(sid, s.now())
-	}
 	return u, err
-}
-
-// claimUnverified hands an account whose address was never verified to the
-// person a provider has just shown owns that address: its password goes,
-// its sessions end, its email counts as verified.
-func (s *Service) claimUnverified(ctx context.Context, tx *store.Tx, u *User, provider string, now time.Time) ([]string, error) {
-	if err := clearPassword(ctx, tx, u.ID, now); err != nil {
-		return nil, err
-	}
-	if err := markEmailVerified(ctx, tx, u.ID, now); err != nil {
-		return nil, err
-	}
-	revoked, err := revokeSessions(ctx, tx, u.ID, nil, "identity_claimed", now)
-	if err != nil {
-		return nil, err
-	}
-	for _, sid := range revoked {
-		if err := s.emit(ctx, tx, EventSessionRevoked, sid, SessionRevokedEvent{SID: sid, Sub: u.ID}); err != nil {
-			return nil, err
-		}
-	}
-	u.EmailVerified, u.UpdatedAt = true, now
-	if err := s.emit(ctx, tx, EventUserUpdated, u.ID, userEvent(*u)); err != nil {
-		return nil, err
-	}
-	return revoked, s.audit(ctx, tx, u.ID, "identity.claimed_unverified", u.ID,
-		map[string]any{"provider": provider, "sessions": revoked})
 }
 
 func (s *Service) handleSocialCallback(w http.ResponseWriter, r *http.Request) {

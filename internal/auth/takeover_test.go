@@ -5,23 +5,38 @@ import (
 )
 
 // TestMagicLinkClaimsUnverifiedAccount: someone signs up with another
-// person's address and stays signed in; when the address's owner signs in
-// with a magic link, the squatter's password and sessions are gone.
+// person's address, stays signed in and sets up ways back in: an API key,
+// an MFA factor, a change of the address to theirs. When the address's
+// owner signs in with a magic link, all of it is gone.
 func TestMagicLinkClaimsUnverifiedAccount(t *testing.T) {
 	run(t, func(t *testing.T, h *harness) {
 		const email = "owner@example.com"
 		h.signUp(email, "squatter password 123")
 		h.awaitMail(email) // the verification mail the squatter cannot read
 		squatter := h.signIn(email, "squatter password 123").expect(t, 200, "")
+		key := h.call("POST", "/v1/auth/keys", map[string]any{"name": "k", "permissions": []string{}},
+			squatter.str("access_token")).expect(t, 201, "").str("key")
+		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "squatter@example.com", "currentPassword": "squatter password 123"},
+			squatter.str("access_token")).expect(t, 200, "")
+		_, change := mailLink(t, h.awaitMail("squatter@example.com"), "email_change")
+		h.enrollTOTP(h.signIn(email, "squatter password 123").expect(t, 200, "").str("access_token"))
 
 		h.call("POST", "/v1/auth/otp", map[string]any{"email": email}, "").expect(t, 202, "")
 		_, token := mailLink(t, h.awaitMail(email), "magiclink")
 		owner := h.verify(map[string]any{"type": "magiclink", "token": token}).expect(t, 200, "")
+		if owner.str("access_token") == "" {
+			t.Fatalf("the owner met the squatter's MFA challenge: %s", owner.Raw)
+		}
 
 		h.refresh(squatter.str("refresh_token")).expect(t, 400, "auth.refresh_token_invalid")
 		h.call("GET", "/v1/auth/user", nil, squatter.str("access_token")).expect(t, 401, "auth.token_revoked")
 		h.signIn(email, "squatter password 123").expect(t, 400, "auth.invalid_credentials")
-		h.call("GET", "/v1/auth/user", nil, owner.str("access_token")).expect(t, 200, "")
+		h.call("POST", "/v1/auth/keys/verify", map[string]any{"key": key}, "").expect(t, 401, "auth.token_invalid")
+		h.verify(map[string]any{"type": "email_change", "token": change}).expect(t, 400, "")
+		me := h.call("GET", "/v1/auth/user", nil, owner.str("access_token")).expect(t, 200, "")
+		if me.Body["email"] != email || me.Body["mfaEnabled"] != false {
+			t.Fatalf("the owner's account after the claim: %s", me.Raw)
+		}
 	})
 }
 

@@ -493,12 +493,15 @@ func TestEmailChange(t *testing.T) {
 
 // TestCodeSignInWithMFA: a code or link is a first factor only — a user
 // with MFA gets the challenge, not tokens, from a magic link and from a
-// password reset.
+// password reset. (The address is verified first: a code signing in to an
+// unverified account claims it, and the factor goes with the rest of what
+// its registrant set up, TestMagicLinkClaimsUnverifiedAccount.)
 func TestCodeSignInWithMFA(t *testing.T) {
 	run(t, func(t *testing.T, h *harness) {
 		const email = "two@example.com"
 		h.signUp(email, pw)
-		h.awaitMail(email)
+		_, verification := mailLink(t, h.awaitMail(email), "signup")
+		h.verify(map[string]any{"type": "signup", "token": verification}).expect(t, 200, "")
 		secret, _, _ := h.enrollTOTP(h.signIn(email, pw).expect(t, 200, "").str("access_token"))
 		challenged := func(r response) string {
 			t.Helper()
