@@ -1,7 +1,9 @@
 package auth_test
 
 import (
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestMagicLinkClaimsUnverifiedAccount: someone signs up with another
@@ -75,5 +77,64 @@ func TestPasswordChangeIsThrottled(t *testing.T) {
 		}
 		last.expect(t, 429, "auth.too_many_attempts")
 		change(pw).expect(t, 429, "auth.too_many_attempts") // even the right one waits
+	})
+}
+
+// TestPasswordGuessesAtOnce: guesses at the current password sent at once
+// get no more comparisons than the allowance (each spends an attempt
+// before it is compared), and they count against the account only, not
+// against sign-ins of others from the same address.
+func TestPasswordGuessesAtOnce(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		h.signUp("guess@example.com", pw)
+		h.signUp("neighbour@example.com", pw)
+		access := h.signIn("guess@example.com", pw).expect(t, 200, "").str("access_token")
+		statuses := make(chan int, 20)
+		var wg sync.WaitGroup
+		for range cap(statuses) {
+			wg.Go(func() {
+				statuses <- h.call("PATCH", "/v1/auth/user", map[string]any{"password": "another long password",
+					"currentPassword": "a wrong guess"}, access).Status
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		compared := 0
+		for st := range statuses {
+			switch st {
+			case 400:
+				compared++
+			case 429:
+			default:
+				t.Fatalf("status %d", st)
+			}
+		}
+		if compared > 5 {
+			t.Fatalf("%d of 20 concurrent guesses were compared, want at most the allowance of 5", compared)
+		}
+		h.signIn("neighbour@example.com", pw).expect(t, 200, "")
+	})
+}
+
+// TestEmailChangeReauthenticates: without a password to give, an email
+// change needs a recent sign-in; with MFA on, a session that passed it.
+func TestEmailChangeReauthenticates(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		const email = "codes@example.com"
+		h.signUp(email, pw)
+		h.awaitMail(email)
+		h.call("POST", "/v1/auth/otp", map[string]any{"email": email}, "").expect(t, 202, "")
+		_, token := mailLink(t, h.awaitMail(email), "magiclink")
+		access := h.verify(map[string]any{"type": "magiclink", "token": token}).expect(t, 200, "").str("access_token")
+		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "fresh@example.com"}, access).expect(t, 200, "")
+		h.clock.Advance(11 * time.Minute)
+		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "stale@example.com"}, access).
+			expect(t, 403, "auth.reauthentication_required")
+
+		h.signUp("mfa@example.com", pw)
+		aal1 := h.signIn("mfa@example.com", pw).expect(t, 200, "").str("access_token")
+		h.enrollTOTP(aal1)
+		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "elsewhere@example.com", "currentPassword": pw}, aal1).
+			expect(t, 403, "auth.aal2_required")
 	})
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/authn"
@@ -33,12 +34,13 @@ func (s *Service) loadUser(ctx context.Context, q store.Querier, id string) (Use
 type UpdateUserRequest struct {
 	Data            json.RawMessage `json:"data,omitempty"`
 	Password        string          `json:"password,omitempty"`
-	CurrentPassword string          `json:"currentPassword,omitempty"` // required to set a new password
+	CurrentPassword string          `json:"currentPassword,omitempty"` // required to change the password or the email (reauthenticate)
 	Email           string          `json:"email,omitempty"`           // applied once the link mailed to it is opened (email_change.go)
 }
 
-// UpdateUser changes the caller's metadata and, given the current
-// password, their password; a new password signs out every other session.
+// UpdateUser changes the caller's metadata and, once they have shown
+// they are the account's holder (reauthenticate), their password or email;
+// a new password signs out every other session.
 func (s *Service) UpdateUser(ctx context.Context, p *authn.Principal, req UpdateUserRequest) (User, error) {
 	if err := firstParty(p); err != nil {
 		return User{}, err
@@ -55,22 +57,13 @@ func (s *Service) UpdateUser(ctx context.Context, p *authn.Principal, req Update
 		if err := s.Policy.Validate(req.Password); err != nil {
 			return User{}, err
 		}
-		// The current-password check is a password guess like any sign-in:
-		// same throttles, so a stolen access token cannot brute-force it.
-		keys := []string{throttle.AccountKey("signin", u.Email), throttle.IPKey("signin", clientFrom(ctx).IP)}
-		if retry, err := s.Throttle.Check(ctx, keys...); err != nil {
+	}
+	if req.Password != "" || req.Email != "" {
+		if err := s.reauthenticate(ctx, p, u, req.CurrentPassword); err != nil {
 			return User{}, err
-		} else if retry > 0 {
-			return User{}, tooManyAttempts(retry)
 		}
-		ok, _, err := s.Hasher.Verify(ctx, req.CurrentPassword, u.passwordHash)
-		if err != nil || !ok || u.passwordHash == "" {
-			if ferr := s.Throttle.Fail(ctx, keys...); ferr != nil {
-				return User{}, ferr
-			}
-			return User{}, errs.E(errs.Invalid, "auth.invalid_credentials", "the current password is wrong").
-				WithField("currentPassword", "invalid", "the current password is wrong")
-		}
+	}
+	if req.Password != "" {
 		if newHash, err = s.Hasher.Hash(ctx, req.Password); err != nil {
 			return User{}, err
 		}
@@ -122,4 +115,48 @@ func (s *Service) UpdateUser(ctx context.Context, p *authn.Principal, req Update
 		}
 	}
 	return u, nil
+}
+
+// recentSignIn is how recently a session without a password to give must
+// have signed in to change the account's email.
+const recentSignIn = 10 * time.Minute
+
+// reauthenticate checks, before the password or the email changes, that
+// the caller holds the account and not only one of its access tokens
+// (which a thief could hold for its lifetime, and turn into the account
+// through an email change and a password reset): the current password,
+// when the account has one, else a sign-in within recentSignIn; and the
+// second factor (aal2) when MFA is on.
+//
+// The password check is a guess at the account's password like a sign-in:
+// it spends an attempt of the account's sign-in allowance before comparing
+// (throttle.Attempt, so concurrent guesses get no more than the
+// allowance), and a right one forgives them. It is not counted against the
+// client's IP, which a user with a token could otherwise use to block
+// sign-ins from their whole network.
+func (s *Service) reauthenticate(ctx context.Context, p *authn.Principal, u User, current string) error {
+	if u.MFAEnabled && p.AAL != AAL2 {
+		return errAAL2Required
+	}
+	if u.passwordHash == "" {
+		sess, err := sessionByID(ctx, s.DB.SQL(), p.SessionID)
+		if err != nil || s.now().Sub(sess.CreatedAt) > recentSignIn {
+			return errs.E(errs.Forbidden, "auth.reauthentication_required",
+				"sign in again (a code or link mailed to you) and retry within %d minutes", int(recentSignIn.Minutes()))
+		}
+		return nil
+	}
+	key := throttle.AccountKey(throttle.SignIn, u.Email)
+	if err := spend(ctx, s.Throttle, key); err != nil {
+		return err
+	}
+	ok, _, err := s.Hasher.Verify(ctx, current, u.passwordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errs.E(errs.Invalid, "auth.invalid_credentials", "the current password is wrong").
+			WithField("currentPassword", "invalid", "the current password is wrong")
+	}
+	return s.Throttle.Reset(ctx, key)
 }

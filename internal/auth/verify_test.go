@@ -451,8 +451,9 @@ func (h *harness) callFrom(ip, method, path string, body any) response {
 	return out
 }
 
-// TestEmailChange: the new address confirms, the old one is told; an
-// address taken meanwhile is a conflict.
+// TestEmailChange: the change needs the current password (an access
+// token alone could be stolen); the new address confirms, the old one is
+// told; an address taken meanwhile is a conflict.
 func TestEmailChange(t *testing.T) {
 	run(t, func(t *testing.T, h *harness) {
 		h.signUp("old@example.com", pw)
@@ -460,15 +461,21 @@ func TestEmailChange(t *testing.T) {
 		tok := h.signIn("old@example.com", pw).expect(t, 200, "")
 		access := tok.str("access_token")
 
-		r := h.call("PATCH", "/v1/auth/user", map[string]any{"email": "New@Example.com"}, access).expect(t, 200, "")
+		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "new@example.com"}, access).expect(t, 400, "auth.invalid_credentials")
+		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "new@example.com", "currentPassword": "a wrong guess"}, access).
+			expect(t, 400, "auth.invalid_credentials")
+		change := func(email string) response {
+			return h.call("PATCH", "/v1/auth/user", map[string]any{"email": email, "currentPassword": pw}, access)
+		}
+		r := change("New@Example.com").expect(t, 200, "")
 		if r.str("email") != "old@example.com" {
 			t.Fatalf("changed before confirmation: %s", r.Raw)
 		}
 		_, token := mailLink(t, h.awaitMail("new@example.com"), "email_change")
 		h.signUp("taken@example.com", pw)
-		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "taken@example.com"}, access).expect(t, 409, "auth.email_taken")
-		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "old@example.com"}, access).expect(t, 400, "auth.email_unchanged")
-		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "not an email"}, access).expect(t, 400, "auth.invalid_email")
+		change("taken@example.com").expect(t, 409, "auth.email_taken")
+		change("old@example.com").expect(t, 400, "auth.email_unchanged")
+		change("not an email").expect(t, 400, "auth.invalid_email")
 
 		u := h.verify(map[string]any{"type": "email_change", "token": token}).expect(t, 200, "")
 		if u.str("email") != "new@example.com" || u.Body["emailVerified"] != true {
@@ -483,7 +490,7 @@ func TestEmailChange(t *testing.T) {
 		h.signIn("new@example.com", pw).expect(t, 200, "")
 
 		// Taken between the request and the confirmation.
-		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "race@example.com"}, access).expect(t, 200, "")
+		change("race@example.com").expect(t, 200, "")
 		_, token = mailLink(t, h.awaitMail("race@example.com"), "email_change")
 		h.signUp("race@example.com", pw)
 		h.verify(map[string]any{"type": "email_change", "token": token}).expect(t, 409, "auth.email_taken")
