@@ -121,7 +121,9 @@ func (s *Service) Authorize(ctx context.Context, c oauthClient, redirect string,
 	if len(q.Get("nonce")) > 512 || len(q.Get("state")) > 1024 {
 		return bad("invalid_request", "nonce or state is too long")
 	}
-	if p == nil || p.Kind != authn.KindUser || p.SessionID == "" {
+	if p == nil || p.Kind != authn.KindUser || p.SessionID == "" || firstParty(p) != nil {
+		// An app's token is no sign-in to bam: it could get another app (or
+		// itself) more scope than the user granted.
 		return bad("login_required", "sign in to bam first and send the access token as a bearer token")
 	}
 	now := s.now()

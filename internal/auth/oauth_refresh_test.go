@@ -96,7 +96,7 @@ func TestRefreshBoundToClient(t *testing.T) {
 		if c["client_id"] != "web" || c["sid"] != sid || r.Body["user"] != nil {
 			t.Fatalf("refreshed: claims %v, body %s", c, r.Raw)
 		}
-		h.call("GET", "/v1/auth/user", nil, r.str("access_token")).expect(t, 200, "")
+		h.call("GET", "/v1/auth/userinfo", nil, r.str("access_token")).expect(t, 200, "")
 		r = h.refreshAs(r.str("refresh_token"), url.Values{"client_id": {"web"}, "client_secret": {"s3cret"}}, "", "").
 			expect(t, 200, "")
 		if c := jwtClaims(t, r.str("access_token")); c["client_id"] != "web" {

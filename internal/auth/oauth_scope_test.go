@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -47,15 +48,36 @@ func TestClientTokensAreScoped(t *testing.T) {
 				{"PATCH", "/v1/auth/user", map[string]any{"data": map[string]any{"x": 1}}},
 				{"POST", "/v1/auth/mfa/totp", nil},
 				{"GET", "/v1/auth/mfa/factors", nil},
+				// The profile and the sessions (their addresses and devices)
+				// are the account's: an app reads what its scope grants
+				// from userinfo.
+				{"GET", "/v1/auth/user", nil},
+				{"GET", "/v1/auth/sessions", nil},
+				{"DELETE", "/v1/auth/sessions/" + jwtClaims(t, token)["sid"].(string), nil},
+				{"POST", "/v1/auth/logout?scope=global", nil},
 			} {
 				h.call(tc.method, tc.path, tc.body, token).expect(t, 403, "auth.client_token_forbidden")
 			}
-			h.call("GET", "/v1/auth/user", nil, token).expect(t, 200, "")
-			h.call("GET", "/v1/auth/sessions", nil, token).expect(t, 200, "")
+			// Nor is it a sign-in to bam that could authorize an app (this
+			// one or another) for more scope.
+			app := newApp(t, h, "web", "s3cret", "https://web.example/cb")
+			app.conf.Scopes = nil
+			r := get(t, nil, app.conf.AuthCodeURL("s")+"&scope="+url.QueryEscape("openid email offline_access"), token)
+			if r.Query.Get("error") != "login_required" || r.Query.Get("code") != "" {
+				t.Fatalf("authorize with an app's token: %d %v", r.Status, r.Location)
+			}
+			info := h.call("GET", "/v1/auth/userinfo", nil, token).expect(t, 200, "")
+			if hasEmail := info.Body["email"] != nil; hasEmail != strings.Contains(scope, "email") {
+				t.Fatalf("userinfo for scope %q: %s", scope, info.Raw)
+			}
 		}
 
 		// The admin's own token still works.
 		h.call("GET", "/v1/auth/admin/users", nil, admin).expect(t, 200, "")
+
+		t.Run("openid only", func(t *testing.T) {
+			scoped(t, grant("openid").str("access_token"), "openid")
+		})
 
 		t.Run("without offline_access", func(t *testing.T) {
 			r := grant("openid email")

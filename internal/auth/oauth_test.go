@@ -153,8 +153,9 @@ func TestAuthorizationCodeVerifiedByGoOIDC(t *testing.T) {
 		if c := jwtClaims(t, tok.AccessToken); c["client_id"] != "spa" || c["sub"] != uid {
 			t.Fatalf("access token claims %v", c)
 		}
-		// bam accepts the app's token, and the userinfo endpoint answers.
-		h.call("GET", "/v1/auth/user", nil, tok.AccessToken).expect(t, 200, "")
+		// The userinfo endpoint answers the app's token; bam's own account
+		// API does not.
+		h.call("GET", "/v1/auth/user", nil, tok.AccessToken).expect(t, 403, "auth.client_token_forbidden")
 		info, err := a.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil || info.Subject != uid || info.Email != "ada@example.com" {
 			t.Fatalf("userinfo %+v %v", info, err)
@@ -360,9 +361,9 @@ func TestCodeGrantErrors(t *testing.T) {
 		t.Run("reuse revokes", func(t *testing.T) {
 			code := newCode()
 			first := h.exchange(good(code), "", "").expect(t, 200, "")
-			h.call("GET", "/v1/auth/user", nil, first.str("access_token")).expect(t, 200, "")
+			h.call("GET", "/v1/auth/userinfo", nil, first.str("access_token")).expect(t, 200, "")
 			h.exchange(good(code), "", "").expect(t, 400, "auth.auth_code_reused")
-			h.call("GET", "/v1/auth/user", nil, first.str("access_token")).expect(t, 401, "auth.token_revoked")
+			h.call("GET", "/v1/auth/userinfo", nil, first.str("access_token")).expect(t, 401, "auth.token_revoked")
 			h.refresh(first.str("refresh_token")).expect(t, 400, "auth.refresh_token_invalid")
 			sid, _ := jwtClaims(t, first.str("access_token"))["sid"].(string)
 			h.awaitEvent(auth.EventSessionRevoked, sid)

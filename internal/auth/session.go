@@ -17,7 +17,8 @@ const (
 
 // Logout ends the caller's session (local) or all their sessions (global).
 // The revocation is announced on the bus, so every replica's deny-list
-// rejects the caller's access tokens within a second, not at expiry.
+// rejects the caller's access tokens within a second, not at expiry. An
+// OAuth app may end its own session only.
 func (s *Service) Logout(ctx context.Context, p *authn.Principal, scope string) error {
 	if p.Kind != authn.KindUser || p.SessionID == "" {
 		return errs.E(errs.Invalid, "auth.no_session", "this token has no session to sign out of")
@@ -27,6 +28,9 @@ func (s *Service) Logout(ctx context.Context, p *authn.Principal, scope string) 
 	case "", ScopeLocal:
 		ids = []string{p.SessionID}
 	case ScopeGlobal:
+		if err := firstParty(p); err != nil {
+			return err
+		}
 	default:
 		return errs.E(errs.Invalid, "auth.invalid_scope", "scope must be local or global").
 			WithField("scope", "invalid", "local or global")
@@ -71,6 +75,9 @@ func (s *Service) Sessions(ctx context.Context, p *authn.Principal) ([]Session, 
 	if p.Kind != authn.KindUser || p.SessionID == "" {
 		return nil, errs.E(errs.Forbidden, "auth.not_a_user", "only a user's own token can list sessions")
 	}
+	if err := firstParty(p); err != nil {
+		return nil, err
+	}
 	list, err := activeSessions(ctx, s.DB.SQL(), p.Subject, s.now())
 	for i := range list {
 		list[i].Current = list[i].ID == p.SessionID
@@ -82,6 +89,9 @@ func (s *Service) Sessions(ctx context.Context, p *authn.Principal) ([]Session, 
 func (s *Service) RevokeSession(ctx context.Context, p *authn.Principal, sid string) error {
 	if p.Kind != authn.KindUser || p.SessionID == "" {
 		return errs.E(errs.Forbidden, "auth.not_a_user", "only a user's own token can end sessions")
+	}
+	if err := firstParty(p); err != nil {
+		return err
 	}
 	sess, err := sessionByID(ctx, s.DB.SQL(), sid)
 	if err != nil || sess.UserID != p.Subject {

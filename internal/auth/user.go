@@ -11,10 +11,14 @@ import (
 	"github.com/bamhq/bam/internal/store"
 )
 
-// CurrentUser returns the caller's account.
+// CurrentUser returns the caller's account (an OAuth app reads what its
+// scope grants from userinfo instead).
 func (s *Service) CurrentUser(ctx context.Context, p *authn.Principal) (User, error) {
 	if p.Kind != authn.KindUser {
 		return User{}, errs.E(errs.Forbidden, "auth.not_a_user", "this token does not belong to a user")
+	}
+	if err := firstParty(p); err != nil {
+		return User{}, err
 	}
 	return s.loadUser(ctx, s.DB.SQL(), p.Subject)
 }

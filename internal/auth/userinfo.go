@@ -8,11 +8,12 @@ import (
 	"github.com/bamhq/bam/internal/httpx"
 )
 
-// userinfoClaims is the UserInfo response (OpenID Connect Core §5.3).
+// userinfoClaims is the UserInfo response (OpenID Connect Core §5.3); an
+// app's token gets the email claims only with the email scope (§5.4).
 type userinfoClaims struct {
 	Subject       string `json:"sub"`
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"email_verified"`
+	Email         string `json:"email,omitempty"`
+	EmailVerified *bool  `json:"email_verified,omitempty"`
 	UpdatedAt     int64  `json:"updated_at"`
 }
 
@@ -29,7 +30,10 @@ func (s *Service) handleUserinfo(w http.ResponseWriter, r *http.Request, p *auth
 		httpx.WriteError(w, r, err)
 		return
 	}
+	claims := userinfoClaims{Subject: u.ID, UpdatedAt: u.UpdatedAt.Unix()}
+	if firstParty(p) == nil || p.HasScope("email") {
+		claims.Email, claims.EmailVerified = u.Email, &u.EmailVerified
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	_ = httpx.WriteJSON(w, http.StatusOK, userinfoClaims{Subject: u.ID, Email: u.Email,
-		EmailVerified: u.EmailVerified, UpdatedAt: u.UpdatedAt.Unix()})
+	_ = httpx.WriteJSON(w, http.StatusOK, claims)
 }
