@@ -17,6 +17,10 @@ import (
 // answer never tells whether an account exists.
 var errInvalidCredentials = errs.E(errs.Invalid, "auth.invalid_credentials", "invalid email or password")
 
+// errEmailNotVerified refuses a sign-in while the address is unverified,
+// when Options.RequireVerifiedEmail says so.
+var errEmailNotVerified = errs.E(errs.Forbidden, "auth.email_not_verified", "verify your email address before signing in")
+
 // tooManyAttempts is the answer while a throttle blocks; Retry-After says
 // how long. It is given for unknown and known emails alike.
 func tooManyAttempts(retry time.Duration) error {
@@ -96,8 +100,7 @@ func (s *Service) SignInWithPassword(ctx context.Context, email, pw string) (Tok
 		return TokenResponse{}, s.signInFailed(ctx, keys, u.ID, "password", reason)
 	}
 	if s.opts.RequireVerifiedEmail && !u.EmailVerified {
-		return TokenResponse{}, errs.E(errs.Forbidden, "auth.email_not_verified",
-			"verify your email address before signing in")
+		return TokenResponse{}, errEmailNotVerified
 	}
 	if slices.Contains(known, keys[0]) { // the account's failures are forgiven
 		if err := s.Throttle.Reset(ctx, keys[0]); err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -260,6 +261,9 @@ func (s *Service) FinishSocial(ctx context.Context, provider, state string, q ur
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	if s.opts.RequireVerifiedEmail && !u.EmailVerified {
+		return TokenResponse{}, errEmailNotVerified
+	}
 	amr := []string{AMRFederate}
 	if u.MFAEnabled {
 		return s.mfaChallenge(ctx, u, amr)
@@ -282,6 +286,11 @@ func (s *Service) socialUser(ctx context.Context, provider, subject, rawEmail st
 		if err == nil {
 			if u, err = userByID(ctx, tx, id); err == nil && u.Disabled {
 				return errSocialDisabled
+			}
+			if err == nil && verified && !u.EmailVerified && u.Email == normalizeEmail(rawEmail) {
+				// The provider vouches now for the address it gave unvouched
+				// when it made this account.
+				u, err = s.emailVerified(ctx, tx, u.ID, map[string]any{"provider": provider})
 			}
 			return err
 		}
@@ -391,7 +400,10 @@ func fragmentOf(resp TokenResponse) url.Values {
 
 // checkRedirectTo resolves redirect_to against SiteURL and allows it only
 // on SiteURL's origin, on the origin of an origin-only RedirectURLs entry,
-// or when it starts with another RedirectURLs entry.
+// or when it starts with another RedirectURLs entry. A path a browser would
+// read otherwise than as written is refused: dot segments, and escapes
+// that are not the plain encoding (an encoded dot or slash), which Go
+// decodes before the prefix is compared but a browser resolves after.
 func (s *Service) checkRedirectTo(raw string) (string, error) {
 	if raw == "" {
 		return "", nil
@@ -401,7 +413,8 @@ func (s *Service) checkRedirectTo(raw string) (string, error) {
 		return "", err
 	}
 	u, err := site.Parse(raw)
-	if err != nil || u.Fragment != "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+	if err != nil || u.Fragment != "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") ||
+		u.RawPath != "" || slices.ContainsFunc(strings.Split(u.Path, "/"), func(seg string) bool { return seg == "." || seg == ".." }) {
 		return "", errRedirectForbidden
 	}
 	if sameOrigin(u, site) {

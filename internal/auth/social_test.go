@@ -17,11 +17,14 @@ import (
 // whose users sign in with A ("a" in B's URLs).
 type socialPair struct{ A, B *harness }
 
-func newSocialPair(t *testing.T, a *harness) socialPair {
+func newSocialPair(t *testing.T, a *harness, opts ...func(*auth.Options)) socialPair {
 	t.Helper()
 	b := newHarness(t, storetest.Open(t, a.db.Dialect(), auth.Migrations...), func(o *auth.Options) {
 		o.Social = []auth.SocialProvider{{Name: "a", Issuer: a.URL, ClientID: "bam-b", ClientSecret: "b-secret"}}
 		o.RedirectURLs = []string{"https://app.example/done"}
+		for _, opt := range opts {
+			opt(o)
+		}
 	})
 	a.registerApp("bam-b", "b-secret", b.URL+"/v1/auth/oidc/a/callback")
 	return socialPair{a, b}
@@ -86,6 +89,27 @@ func (h *harness) markVerified(email string) {
 		`UPDATE auth_users SET email_verified_at = $1 WHERE email = $2`, time.Now().UTC(), email); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// TestSocialSignInNeedsVerifiedEmail: with RequireVerifiedEmail, a
+// provider that does not vouch for the address signs nobody in, as the
+// password grant does not.
+func TestSocialSignInNeedsVerifiedEmail(t *testing.T) {
+	run(t, func(t *testing.T, a *harness) {
+		p := newSocialPair(t, a, func(o *auth.Options) { o.RequireVerifiedEmail = true })
+		a.signUp("ann@example.com", pw)
+		annAtA := a.signIn("ann@example.com", pw).expect(t, 200, "").str("access_token")
+		br, authURL := p.start(t, "https://app.example/done")
+		r := get(t, br, p.authorizeAtA(t, authURL, annAtA), "")
+		if r.Status != 302 || r.Fragment.Get("error") != "auth.email_not_verified" || r.Fragment.Get("access_token") != "" {
+			t.Fatalf("unverified: %d %v", r.Status, r.Location)
+		}
+		a.markVerified("ann@example.com")
+		br, authURL = p.start(t, "https://app.example/done")
+		if r := get(t, br, p.authorizeAtA(t, authURL, annAtA), ""); r.Fragment.Get("access_token") == "" {
+			t.Fatalf("verified: %d %v", r.Status, r.Location)
+		}
+	})
 }
 
 // TestSocialSignIn: B's users sign in with A, a real OpenID Connect
@@ -223,7 +247,11 @@ func TestSocialSignInErrors(t *testing.T) {
 		})
 		t.Run("redirect_to not allowed", func(t *testing.T) {
 			for _, to := range []string{"https://evil.example/", "//evil.example/x", "https://app.example/done2",
-				"javascript:alert(1)", p.B.URL + "/x#frag"} {
+				"javascript:alert(1)", p.B.URL + "/x#frag",
+				// Dot segments (encoded: plain ones are resolved first) and encoded slashes:
+				// a browser resolves them out of the allowed path.
+				"https://app.example/done/../evil", "https://app.example/done/%2e%2e/evil",
+				"https://app.example/done/%2E%2e%2fevil", "https://app.example/done%2f..%2fevil"} {
 				problem(t, get(t, browser(), p.B.URL+"/v1/auth/oidc/a/start?redirect_to="+url.QueryEscape(to), ""),
 					400, "auth.redirect_not_allowed")
 			}

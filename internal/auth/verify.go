@@ -118,18 +118,26 @@ func (s *Service) verifyEmail(ctx context.Context, token string) (User, error) {
 		if u, err = s.codeUser(ctx, tx, c); err != nil {
 			return err
 		}
-		if err := markEmailVerified(ctx, tx, u.ID, s.now()); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, tx, u.ID, "email.verified", u.ID, nil); err != nil {
-			return err
-		}
-		if u, err = s.loadUser(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, EventUserUpdated, u.ID, userEvent(u))
+		u, err = s.emailVerified(ctx, tx, u.ID, nil)
+		return err
 	})
 	return u, err
+}
+
+// emailVerified records in tx that userID's address is verified (how:
+// the audit's data) and announces the user as it now is.
+func (s *Service) emailVerified(ctx context.Context, tx *store.Tx, userID string, how map[string]any) (User, error) {
+	if err := markEmailVerified(ctx, tx, userID, s.now()); err != nil {
+		return User{}, err
+	}
+	if err := s.audit(ctx, tx, userID, "email.verified", userID, how); err != nil {
+		return User{}, err
+	}
+	u, err := s.loadUser(ctx, tx, userID)
+	if err != nil {
+		return User{}, err
+	}
+	return u, s.emit(ctx, tx, EventUserUpdated, u.ID, userEvent(u))
 }
 
 // codeUser loads the user a code belongs to, refusing (as an invalid code)
