@@ -31,7 +31,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenResponse, err
 // authenticated as ("" when none). The rotation joins a batch
 // (refresh_batch.go).
 func (s *Service) refresh(ctx context.Context, token, client string) (TokenResponse, error) {
-	j := &refreshJob{token: token, client: client}
+	j := &refreshJob{token: token, client: client, caller: clientFrom(ctx)}
 	s.refresher.Do(ctx, j)
 	return s.refreshAnswer(ctx, j)
 }

@@ -52,6 +52,7 @@ const refreshSlotsPostgres = 2
 type refreshJob struct {
 	token  string
 	client string // the id of the client the caller authenticated as, "" for none
+	caller client // the caller's address and agent: the batch runs with the first job's
 	r      rotation
 	err    error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,23 @@ func TestRefreshBatchAsOneByOne(t *testing.T) {
 		}
 		if t.Failed() {
 			return
+		}
+		// Each reuse is recorded with its own caller's address, not that of
+		// the batch's first refresh.
+		rows, err := h.db.SQL().QueryContext(ctx, `SELECT ip FROM auth_audit WHERE action = 'refresh_token.reused' ORDER BY ip`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ips []string
+		for rows.Next() {
+			var ip string
+			if err := rows.Scan(&ip); err != nil {
+				t.Fatal(err)
+			}
+			ips = append(ips, ip)
+		}
+		if rows.Close(); !slices.Equal(ips, []string{"192.0.2.3", "192.0.2.7"}) {
+			t.Fatalf("reuses audited from %q, want 192.0.2.3 and 192.0.2.7", ips)
 		}
 		// The two tabs got the same successor, which works once more.
 		if resps[1].RefreshToken == "" || resps[1].RefreshToken != resps[3].RefreshToken {

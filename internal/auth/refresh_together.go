@@ -81,7 +81,7 @@ func (s *Service) rotateBatch(ctx context.Context, tx *store.Tx, jobs []*refresh
 		if !alone[j] {
 			continue
 		}
-		j.r, j.err = s.rotate(ctx, tx, j.token, j.client, now)
+		j.r, j.err = s.rotate(withClient(ctx, j.caller), tx, j.token, j.client, now) // its audit names its caller
 		if j.err != nil && !refusal(j.err) {
 			return j.err
 		}
