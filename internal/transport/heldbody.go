@@ -7,15 +7,18 @@ import (
 
 // HeldBody hands one request body to attempt after attempt. An
 // http.Transport closes the body of a request it failed to send; while
-// another attempt may follow, that close is held back, and done on Release.
-// Retrying is only safe while the body is untouched (Touched is false): a
-// failed dial has read nothing.
+// another attempt may follow, that close is held back. NextAttempt forgets
+// it when the body goes to another attempt, and Release does the current
+// attempt's: a close held back from a failed attempt must not cut the body
+// the next one is still sending once a response arrived. Retrying is only
+// safe while the body is untouched (Touched is false): a failed dial has
+// read nothing.
 type HeldBody struct {
 	rc io.ReadCloser
 
 	mu     sync.Mutex
 	hold   bool
-	closed bool // a Close arrived while held
+	closed bool // the current attempt's Close arrived while held
 	read   bool
 }
 
@@ -49,8 +52,16 @@ func (b *HeldBody) Touched() bool {
 	return b.read
 }
 
-// Release stops holding: a Close that already arrived is done now, later
-// ones go straight through.
+// NextAttempt hands the body to another attempt: the previous attempt's
+// Close, if it arrived, is forgotten (that attempt is done with the body).
+func (b *HeldBody) NextAttempt() {
+	b.mu.Lock()
+	b.closed = false
+	b.mu.Unlock()
+}
+
+// Release stops holding: the current attempt's Close, if it already
+// arrived, is done now; later ones go straight through.
 func (b *HeldBody) Release() {
 	b.mu.Lock()
 	b.hold = false

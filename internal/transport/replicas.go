@@ -82,6 +82,9 @@ func (r *Replicas) RoundTrip(req *http.Request) (*http.Response, error) {
 		u.Scheme, u.Host = base.Scheme, base.Host
 		out.URL = &u
 		if body != nil {
+			if i > 0 {
+				body.NextAttempt()
+			}
 			out.Body = body
 		}
 		resp, err := r.rt.RoundTrip(&out)

@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -414,5 +415,52 @@ func TestUpgradePassesThrough(t *testing.T) {
 	got, _ := bufio.NewReader(rw).ReadString('\n')
 	if got != "hello\n" {
 		t.Errorf("echo = %q", got)
+	}
+}
+
+// TestRetriedUploadStreamsToTheEnd: a streamed POST whose first attempt
+// meets a refused connection is sent to another replica, which answers
+// before it has read the body (full duplex): the body must reach it whole.
+// (The close the failed attempt made used to be done when the response
+// came back, cutting the upload short.)
+func TestRetriedUploadStreamsToTheEnd(t *testing.T) {
+	good := newReplica(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "got %d, %v", len(b), err)
+	})
+	p := newPool(t, upstream.Options{Targets: []string{refusedURL(t), good.url}, HealthInterval: -1, EjectAfter: -1,
+		Breaker: upstream.BreakerOptions{Failures: -1}})
+	retried := 0
+	for range 8 {
+		before := p.Stats().Targets[0].Requests
+		body, w := io.Pipe()
+		go func() {
+			for range 5 {
+				time.Sleep(10 * time.Millisecond)
+				if _, err := w.Write([]byte(strings.Repeat("a", 100))); err != nil {
+					return
+				}
+			}
+			_ = w.Close()
+		}()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://svc/upload", body)
+		resp, err := p.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || string(got) != "got 500, <nil>" {
+			t.Fatalf("answer %q, %v; want the whole body received", got, err)
+		}
+		if p.Stats().Targets[0].Requests > before {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Fatal("no upload met the refused replica first")
 	}
 }

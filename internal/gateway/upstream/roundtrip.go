@@ -103,6 +103,9 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			body = b
 		}
+		if attempt > 0 && held != nil {
+			held.NextAttempt()
+		}
 		resp, err := p.send(req, t, body)
 		now = p.now()
 		f := classify(req.Context(), resp, err)
