@@ -93,8 +93,16 @@ func errOrStatus(err error) any {
 	return "non-2xx answer"
 }
 
-// succeeded records a request that t answered well.
-func (p *Pool) succeeded(t *target) {
+// succeeded records a request that t answered well. While t is ejected
+// it changes nothing, unless it was the breaker's probe (sent to a replica
+// still ejected when no other was left): that request was sent before the
+// ejection (a slow one), and forgiving t for it would put a replica that
+// keeps failing back at once, its backoff reset; only a success after the
+// ejection ends re-admits it.
+func (p *Pool) succeeded(t *target, now time.Duration, probe bool) {
+	if until := t.ejectedUntil.Load(); !probe && until != 0 && time.Duration(until) > now {
+		return
+	}
 	if t.fails.Load() != 0 {
 		t.fails.Store(0)
 	}

@@ -464,3 +464,43 @@ func TestRetriedUploadStreamsToTheEnd(t *testing.T) {
 		t.Fatal("no upload met the refused replica first")
 	}
 }
+
+// TestLateSuccessKeepsEjection: a slow request sent before a replica was
+// ejected, succeeding during the ejection, does not re-admit it.
+func TestLateSuccessKeepsEjection(t *testing.T) {
+	r := newReplica(t, func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/slow" {
+			time.Sleep(300 * time.Millisecond)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	p := newPool(t, upstream.Options{Targets: []string{r.url}, HealthInterval: -1, EjectAfter: 3, EjectBase: 10 * time.Second,
+		Breaker: upstream.BreakerOptions{Failures: -1}})
+	slow := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://svc/slow", nil)
+		resp, err := p.RoundTrip(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		slow <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	for range 3 {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://svc/fail", nil)
+		if resp, err := p.RoundTrip(req); err == nil {
+			_ = resp.Body.Close()
+		}
+	}
+	if st := p.Stats().Targets[0]; st.Ejected <= 0 {
+		t.Fatalf("not ejected after 3 failures: %+v", st)
+	}
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats().Targets[0]; st.Ejected <= 0 {
+		t.Fatalf("the slow request's late success re-admitted the replica: %+v", st)
+	}
+}

@@ -114,7 +114,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		switch f {
 		case none:
-			p.succeeded(t)
+			p.succeeded(t, now, probe)
 			p.recordOutcome(now, false, probe)
 			p.metrics.ok.Inc()
 			return resp, nil
