@@ -95,18 +95,34 @@ func noTransform(h http.Header) bool {
 }
 
 // noTransformWriter sits between a handler and gzhttp's writer: when the
-// response head says no-transform, it sets the header with which gzhttp
-// leaves a response alone (gzhttp removes it before the head goes out).
+// response head says no-transform, or has a type not worth compressing, it
+// sets the header with which gzhttp leaves a response alone (gzhttp
+// removes it before the head goes out). gzhttp sends the head only with
+// the first byte of the body, so for such a response a flush before any
+// byte (an SSE stream opening, ReverseProxy flushing the head) first
+// writes nothing through it, which makes it send the head at once.
+// A response gzhttp may compress gets its strong ETag weakened, as
+// brotliWriter does (the encoded bytes differ from the identity body's,
+// and a strong validator would let If-Range join ranges of both); weak
+// comparison still answers If-None-Match. One too small to be compressed
+// keeps it weak too: gzhttp decides only after the head is set.
 type noTransformWriter struct {
 	http.ResponseWriter
-	checked bool
+	checked, plain, wrote bool
 }
 
 func (w *noTransformWriter) check() {
 	if !w.checked {
 		w.checked = true
-		if h := w.Header(); noTransform(h) {
+		h := w.Header()
+		switch ct := h.Get("Content-Type"); {
+		case noTransform(h) || (ct != "" && !compressible(ct)):
 			h.Set(gzhttp.HeaderNoCompression, "1")
+			w.plain = true
+		case h.Get("Content-Encoding") == "":
+			if etag := h.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
+				h.Set("ETag", "W/"+etag)
+			}
 		}
 	}
 }
@@ -120,6 +136,7 @@ func (w *noTransformWriter) WriteHeader(code int) {
 
 func (w *noTransformWriter) Write(p []byte) (int, error) {
 	w.check()
+	w.wrote = true
 	return w.ResponseWriter.Write(p)
 }
 
@@ -128,6 +145,11 @@ func (w *noTransformWriter) Flush() { _ = w.FlushError() }
 
 func (w *noTransformWriter) FlushError() error {
 	w.check()
+	if w.plain && !w.wrote {
+		if _, err := w.Write(nil); err != nil {
+			return err
+		}
+	}
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 

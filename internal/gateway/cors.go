@@ -56,12 +56,14 @@ func (c cors) handle(w http.ResponseWriter, r *http.Request) bool {
 	if !c.on() {
 		return false
 	}
+	// The answer depends on Origin even when there is none (no CORS
+	// headers then): a cache must not give that one to a cross-origin page.
+	h := w.Header()
+	h.Add("Vary", "Origin")
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return false
 	}
-	h := w.Header()
-	h.Add("Vary", "Origin")
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	if !c.any && !c.origins[strings.ToLower(origin)] {
 		if preflight {

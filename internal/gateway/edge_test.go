@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -242,6 +243,9 @@ func TestCORSAndSecurityHeaders(t *testing.T) {
 	}
 	for _, path := range []string{"/orders/1", "/nowhere"} {
 		resp, _ := do(t, "GET", srv.URL+path, nil)
+		if !slices.Contains(resp.Header.Values("Vary"), "Origin") {
+			t.Errorf("GET %s without Origin: Vary %q; a cache could give it to a cross-origin page", path, resp.Header.Values("Vary"))
+		}
 		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") == "" {
 			t.Errorf("GET %s: no security headers: %v", path, resp.Header)
 		}
