@@ -230,6 +230,44 @@ func TestFallbackRedisDown(t *testing.T) {
 	}
 }
 
+// TestFallbackStaysOffAFullRedis: a Redis that answers PING but refuses
+// the script's writes (maxmemory reached, noeviction) is not switched back
+// to until it takes decisions again: no flapping between the backends.
+func TestFallbackStaysOffAFullRedis(t *testing.T) {
+	srv := startRedisServer(t)
+	client := newClient(t, srv.url())
+	f := ratelimit.NewFallback(
+		ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: testPrefix(t, srv.url()), Timeout: 300 * ms}),
+		ratelimit.NewLocal(ratelimit.LocalOptions{}),
+		ratelimit.FallbackOptions{ProbeInterval: 100 * ms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer f.Close()
+	ld := startLoad(f, ratelimit.Limit{Rate: 50, Burst: 5})
+	defer ld.halt()
+	testenv.WaitFor(t, 2*time.Second, "decisions on redis", func() bool { return f.Backend() == "redis" })
+
+	ctx := t.Context()
+	if err := client.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 3*time.Second, "fallback from a full redis", func() bool { return f.Backend() == "local" })
+	fallbacks := metricValue(t, "bam_ratelimit_fallbacks_total")
+	time.Sleep(time.Second) // ten probes: PING answers all of them
+	if f.Backend() != "local" || metricValue(t, "bam_ratelimit_fallbacks_total") != fallbacks {
+		t.Fatalf("backend %s, %v more fallbacks: switched back to a redis that refuses every decision",
+			f.Backend(), metricValue(t, "bam_ratelimit_fallbacks_total")-fallbacks)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 3*time.Second, "recovery once redis has room", func() bool { return f.Backend() == "redis" })
+	if n := ld.errors.Load(); n != 0 {
+		t.Errorf("%d of %d calls returned an error", n, ld.calls.Load())
+	}
+}
+
 // TestFallbackRidesOutStalls: a Redis that stalls for less than Grace
 // (a busy machine) costs only the decisions made meanwhile, taken locally
 // and at once; the limiter stays on Redis, logs nothing and counts no

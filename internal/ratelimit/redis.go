@@ -140,9 +140,17 @@ func (r *Redis) AllowN(ctx context.Context, key string, l Limit, n int) (Decisio
 	return d, nil
 }
 
-// Ping checks that Redis answers within timeout.
+// Ping checks that Redis takes decisions again within timeout: it runs
+// the limiter's own script, on a key of its own, because a Redis that
+// answers PING may still refuse the script's writes (maxmemory reached
+// with noeviction, scripting disabled), and switching back to it would
+// only fail again.
 func (r *Redis) Ping(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return r.client.Ping(ctx).Err()
+	return gcraScript.Run(ctx, r.client, []string{r.prefix + probeKey}, 1, 1, 1).Err()
 }
+
+// probeKey is the bucket Ping takes from: it starts with NUL, which no
+// caller's key does (the gateway's start with their kind, "ip:", "user:"…).
+const probeKey = "\x00probe"
