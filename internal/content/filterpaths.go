@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bamhq/bam/internal/content/expr"
 )
@@ -11,13 +12,21 @@ import (
 // filterPaths counts, per collection, the relation paths (author.name) of
 // the filters of live realtime subscriptions, so that preload reads what
 // they need. A subscription adds its filter's paths when it is made; they
-// are removed when the hub lets go of its Matcher (the subscription ended
-// or was replaced) and the garbage collector has noticed: until then a
-// change may cost a read nobody needs, never a missing one.
+// are removed pathLinger after the hub lets go of its Matcher (the
+// subscription ended or was replaced) and the garbage collector has
+// noticed: until then a change may cost a read nobody needs, never a
+// missing one. The linger is for the connection that went away and comes
+// back with Last-Event-ID: the changes it missed meanwhile must have been
+// read with its paths, or their replay would fail its filter closed.
 type filterPaths struct {
-	mu sync.Mutex
-	m  map[string]map[string]int // collection → "author.name" → subscriptions
+	mu     sync.Mutex
+	m      map[string]map[string]int // collection → "author.name" → subscriptions
+	linger time.Duration             // pathLinger; tests shorten it
 }
+
+// pathLinger is how long a relation path stays read after its last
+// subscription went away: time enough to reconnect and resume.
+const pathLinger = 5 * time.Minute
 
 // add counts the relation paths of filter (over collection) for as long
 // as owner, which the subscription's Matcher holds, is reachable.
@@ -42,7 +51,13 @@ func (fp *filterPaths) add(collection string, filter expr.Node, owner *matcherSt
 		fp.m[collection][k]++
 	}
 	fp.mu.Unlock()
-	runtime.AddCleanup(owner, func(keys []string) { fp.remove(collection, keys) }, keys)
+	runtime.AddCleanup(owner, func(keys []string) {
+		linger := fp.linger
+		if linger == 0 {
+			linger = pathLinger
+		}
+		time.AfterFunc(linger, func() { fp.remove(collection, keys) })
+	}, keys)
 }
 
 func (fp *filterPaths) remove(collection string, keys []string) {

@@ -2,8 +2,12 @@ package content_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/url"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/bamhq/bam/internal/content"
 	"github.com/bamhq/bam/internal/content/realtime"
@@ -95,6 +99,48 @@ func TestRealtimeRelationReadFails(t *testing.T) {
 		}
 		if ok, err := byAnn(ch); !ok || err != nil {
 			t.Errorf("after a good preload: %v, %v", ok, err)
+		}
+	})
+}
+
+// TestRealtimeResumeKeepsRelationPaths: a client whose filter follows a
+// relation goes away and resumes with Last-Event-ID; the change it missed
+// meanwhile was read with its relation path (kept for pathLinger after the
+// subscription's matcher is collected), so its replay matches. Without the
+// linger the path was dropped with the matcher and the replay failed the
+// filter closed: the change was silently lost.
+func TestRealtimeResumeKeepsRelationPaths(t *testing.T) {
+	run(t, func(t *testing.T, c *cluster, r *replica) {
+		c.collection(r, `{"name": "people", "fields": [{"name": "name", "type": "text"}], "rules": {"view": "", "create": ""}}`)
+		c.collection(r, `{"name": "stories", "fields": [{"name": "title", "type": "text"},
+		    {"name": "author", "type": "relation", "collection": "people"}],
+		  "rules": {"list": "", "view": "", "create": ""}}`)
+		ann := r.create("people", user0, map[string]any{"name": "Ann"})
+		u := c.tokens.mint(nil, nil)
+		q := url.Values{"subscriptions": {`[{"id":"ann","topic":"stories/*","filter":"author.name = \"Ann\""}]`}}
+		s := openSSE(t, r.URL+"/v1/realtime?"+q.Encode(), u, "")
+		s.next(t, "connect")
+		r.create("stories", user0, map[string]any{"title": "one", "author": ann.str("id")})
+		first := s.next(t, "change")
+		s.close()
+
+		w := openWS(t, r.URL+"/v1/realtime", u) // tells when the next change is published
+		w.send(t, map[string]any{"type": "subscribe", "id": "all", "topic": "stories/*"})
+		w.expect(t, "ack")
+		time.Sleep(300 * time.Millisecond) // the SSE handler returns, the hub lets go of the matcher
+		for range 5 {
+			runtime.GC() // and its cleanup runs
+			time.Sleep(20 * time.Millisecond)
+		}
+		two := r.create("stories", user0, map[string]any{"title": "two", "author": ann.str("id")})
+		w.expect(t, "change")
+
+		s = openSSE(t, r.URL+"/v1/realtime?"+q.Encode(), u, first.id)
+		s.next(t, "connect")
+		var got map[string]any
+		_ = json.Unmarshal([]byte(s.next(t, "change").data), &got)
+		if got["id"] != two.str("id") {
+			t.Fatalf("replayed %v, want story two", got)
 		}
 	})
 }
