@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/content/realtime"
 	"github.com/bamhq/bam/internal/content/records"
 )
@@ -102,7 +103,7 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 		if c.Record == nil && action != actionDeleted {
 			// A sensitive collection: the event carries no data. One read
 			// per change, whatever the number of subscribers.
-			if c.Record = s.loadForRealtime(ctx, data.Collection, data.ID); c.Record == nil {
+			if c.Record = s.loadForRealtime(ctx, data.Collection, data.ID, c.Seq); c.Record == nil {
 				return
 			}
 		}
@@ -112,14 +113,19 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 }
 
 // loadForRealtime reads a record of a sensitive collection as it is now
-// (nil when it is gone again).
-func (s *Service) loadForRealtime(ctx context.Context, collection, id string) records.Record {
+// (nil when it is gone again, or could not be read: that change of seq
+// reaches no subscriber, and a failed read says so in the log).
+func (s *Service) loadForRealtime(ctx context.Context, collection, id string, seq uint64) records.Record {
 	c, ok := s.Registry.Get(collection)
 	if !ok {
 		return nil
 	}
 	rec, err := s.Records.Get(ctx, s.DB.SQL(), c, id, nil)
 	if err != nil {
+		if errs.KindOf(err) != errs.NotFound {
+			s.Log.Warn("content: reading a record for realtime failed; its change reaches no subscriber",
+				"collection", collection, "id", id, "seq", seq, "err", err)
+		}
 		return nil
 	}
 	return rec
