@@ -13,6 +13,22 @@ import (
 	"github.com/bamhq/bam/internal/bus/bustest"
 )
 
+// publisher returns a function publishing an event of subject
+// bam.<svc>.<subject> on b.
+func publisher(t *testing.T, b *bus.Bus, svc string) func(subject string) {
+	ctx := ctxT(t)
+	return func(subject string) {
+		t.Helper()
+		ev, err := bus.NewEvent(svc, "bam."+svc+"."+subject, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestFollow: a follower started with Since 0 sees only what is stored
 // after it starts; one started at LastSeq+1 sees exactly what follows
 // the position it read; two followers both see every message (unlike a
@@ -21,16 +37,7 @@ func TestFollow(t *testing.T) {
 	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
 		ctx := ctxT(t)
 		svc := bustest.Service(t, b)
-		publish := func(subject string) {
-			t.Helper()
-			ev, err := bus.NewEvent(svc, "bam."+svc+"."+subject, "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Publish(ctx, ev); err != nil {
-				t.Fatal(err)
-			}
-		}
+		publish := publisher(t, b, svc)
 		publish("old.one") // before any follower: neither sees it
 		last, err := b.LastSeq(ctx, svc)
 		if err != nil || last != 1 {
@@ -125,16 +132,7 @@ func TestFollowOneCallAtATime(t *testing.T) {
 	b := bustest.Open(t, bustest.Embedded)
 	ctx := ctxT(t)
 	svc := bustest.Service(t, b)
-	publish := func(subject string) {
-		t.Helper()
-		ev, err := bus.NewEvent(svc, "bam."+svc+"."+subject, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Publish(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publish := publisher(t, b, svc)
 	var running, most atomic.Int32
 	first, release := make(chan struct{}), make(chan struct{})
 	order := make(chan uint64, 16)

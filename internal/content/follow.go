@@ -8,9 +8,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bamhq/bam/internal/bus"
-	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/content/realtime"
 	"github.com/bamhq/bam/internal/content/records"
+	"github.com/bamhq/bam/internal/errs"
 )
 
 // followTimeout bounds the work one followed event causes (a registry

@@ -53,17 +53,23 @@ func TestRealtimeRelationReadsPerHop(t *testing.T) {
 	})
 }
 
+// storiesByPeople creates collections people and stories (whose author is
+// a relation to people), public, and the person Ann, returned.
+func storiesByPeople(c *cluster, r *replica) response {
+	c.collection(r, `{"name": "people", "fields": [{"name": "name", "type": "text"}], "rules": {"view": "", "create": ""}}`)
+	c.collection(r, `{"name": "stories", "fields": [{"name": "title", "type": "text"},
+	    {"name": "author", "type": "relation", "collection": "people"}],
+	  "rules": {"list": "", "view": "", "create": ""}}`)
+	return r.create("people", user0, map[string]any{"name": "Ann"})
+}
+
 // TestRealtimeRelationReadFails: when the related records of a change
 // cannot be read (here: out of time), the failure is kept for the change,
 // so its matchers read nothing themselves: those that need the relation
 // do not match (fail closed), the others still do.
 func TestRealtimeRelationReadFails(t *testing.T) {
 	run(t, func(t *testing.T, c *cluster, r *replica) {
-		c.collection(r, `{"name": "people", "fields": [{"name": "name", "type": "text"}], "rules": {"view": "", "create": ""}}`)
-		c.collection(r, `{"name": "stories", "fields": [{"name": "title", "type": "text"},
-		    {"name": "author", "type": "relation", "collection": "people"}],
-		  "rules": {"list": "", "view": "", "create": ""}}`)
-		ann := r.create("people", user0, map[string]any{"name": "Ann"})
+		ann := storiesByPeople(c, r)
 		ctx := context.Background()
 		byAnn, err := content.Matcher(ctx, r.svc, nil, realtime.Subscription{Topic: "stories/*", Filter: `author.name = "Ann"`})
 		if err != nil {
@@ -111,11 +117,7 @@ func TestRealtimeRelationReadFails(t *testing.T) {
 // filter closed: the change was silently lost.
 func TestRealtimeResumeKeepsRelationPaths(t *testing.T) {
 	run(t, func(t *testing.T, c *cluster, r *replica) {
-		c.collection(r, `{"name": "people", "fields": [{"name": "name", "type": "text"}], "rules": {"view": "", "create": ""}}`)
-		c.collection(r, `{"name": "stories", "fields": [{"name": "title", "type": "text"},
-		    {"name": "author", "type": "relation", "collection": "people"}],
-		  "rules": {"list": "", "view": "", "create": ""}}`)
-		ann := r.create("people", user0, map[string]any{"name": "Ann"})
+		ann := storiesByPeople(c, r)
 		u := c.tokens.mint(nil, nil)
 		q := url.Values{"subscriptions": {`[{"id":"ann","topic":"stories/*","filter":"author.name = \"Ann\""}]`}}
 		s := openSSE(t, r.URL+"/v1/realtime?"+q.Encode(), u, "")

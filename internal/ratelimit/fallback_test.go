@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bamhq/bam/internal/ratelimit"
 	"github.com/bamhq/bam/internal/testenv"
@@ -160,20 +161,27 @@ func startLoad(f *ratelimit.Fallback, lim ratelimit.Limit) *load {
 
 func (ld *load) halt() { ld.once.Do(func() { close(ld.stop) }); ld.wg.Wait() }
 
+// fallbackOn returns a Fallback from srv to local limits, probing every
+// probe, closed when t ends, and its Redis client.
+func fallbackOn(t *testing.T, srv *redisServer, probe time.Duration) (*ratelimit.Fallback, *redis.Client) {
+	client := newClient(t, srv.url())
+	f := ratelimit.NewFallback(
+		// A timeout well above a loaded CI box's hiccups: the tests are
+		// about switching backends, not about how fast.
+		ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: testPrefix(t, srv.url()), Timeout: 300 * ms}),
+		ratelimit.NewLocal(ratelimit.LocalOptions{}),
+		ratelimit.FallbackOptions{ProbeInterval: probe, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { _ = f.Close() })
+	return f, client
+}
+
 // TestFallbackRedisDown runs steady load through a Fallback while its Redis
 // freezes, thaws, dies and comes back on the same port: no call fails or
 // blocks, local limits apply while Redis is away, and decisions return to
 // Redis once it answers.
 func TestFallbackRedisDown(t *testing.T) {
 	srv := startRedisServer(t)
-	client := newClient(t, srv.url())
-	f := ratelimit.NewFallback(
-		// A timeout well above a loaded CI box's hiccups: the test is about
-		// switching backends, not about how fast.
-		ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: testPrefix(t, srv.url()), Timeout: 300 * ms}),
-		ratelimit.NewLocal(ratelimit.LocalOptions{}),
-		ratelimit.FallbackOptions{ProbeInterval: 200 * ms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	defer f.Close()
+	f, _ := fallbackOn(t, srv, 200*ms)
 	lim := ratelimit.Limit{Rate: 50, Burst: 5}
 	fallbacks := metricValue(t, "bam_ratelimit_fallbacks_total")
 
@@ -235,12 +243,7 @@ func TestFallbackRedisDown(t *testing.T) {
 // to until it takes decisions again: no flapping between the backends.
 func TestFallbackStaysOffAFullRedis(t *testing.T) {
 	srv := startRedisServer(t)
-	client := newClient(t, srv.url())
-	f := ratelimit.NewFallback(
-		ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: testPrefix(t, srv.url()), Timeout: 300 * ms}),
-		ratelimit.NewLocal(ratelimit.LocalOptions{}),
-		ratelimit.FallbackOptions{ProbeInterval: 100 * ms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	defer f.Close()
+	f, client := fallbackOn(t, srv, 100*ms)
 	ld := startLoad(f, ratelimit.Limit{Rate: 50, Burst: 5})
 	defer ld.halt()
 	testenv.WaitFor(t, 2*time.Second, "decisions on redis", func() bool { return f.Backend() == "redis" })
