@@ -241,7 +241,7 @@ func (s *Service) verifyAPIKey(ctx context.Context, key string) (APIKeyCheck, er
 // calls the verification handler in-process, no socket.
 func (s *Service) apiKeyVerifier() *authn.APIKeyVerifier {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/auth/keys/verify", s.handleVerifyAPIKey)
+	mux.Handle("POST /v1/auth/keys/verify", keyClient(http.HandlerFunc(s.handleVerifyAPIKey)))
 	v, err := authn.NewAPIKeyVerifier(authn.APIKeyOptions{Endpoint: "http://auth.in-process/v1/auth/keys/verify",
 		Client: &http.Client{Transport: transport.InProcess(mux)}, Clock: s.opts.Clock})
 	if err != nil {

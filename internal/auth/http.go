@@ -22,7 +22,9 @@ func (s *Service) Handler() http.Handler {
 	// Middleware goes inside the mux, per route, so the mux sets the route
 	// pattern on the request the metrics and logs see.
 	keys := s.apiKeyVerifier() // API keys accepted too, checked in-process (apikeys.go)
-	wrap := func(h http.Handler) http.Handler { return s.withClientInfo(authn.Middleware(s.verifier, keys)(h)) }
+	wrap := func(h http.Handler) http.Handler {
+		return s.withClientInfo(authn.NameKeyClient(s.opts.TrustedProxies, authn.Middleware(s.verifier, keys)(h)))
+	}
 	r := router{
 		public: func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, wrap(h)) },
 		authed: func(pattern string, h func(http.ResponseWriter, *http.Request, *authn.Principal)) {
@@ -62,6 +64,17 @@ type router struct {
 func (s *Service) withClientInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(withClient(r.Context(), clientOf(r, s.opts.TrustedProxies))))
+	})
+}
+
+// keyClient is the caller of the service's own key check (apiKeyVerifier):
+// this process, never the network, so the client that check names in
+// X-Forwarded-For (authn.NameKeyClient) is the one a refused key counts
+// against.
+func keyClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := client{IP: r.Header.Get("X-Forwarded-For"), UserAgent: r.UserAgent()}
+		next.ServeHTTP(w, r.WithContext(withClient(r.Context(), c)))
 	})
 }
 

@@ -72,6 +72,40 @@ func TestSocialStartThrottled(t *testing.T) {
 	})
 }
 
+// TestAPIKeyRefusalsOnAuthRoutes: keys presented to auth's own routes are
+// checked in-process, and refused ones count against the client that sent
+// them: one client's guesses do not block another's good key (they all
+// shared one bucket before).
+func TestAPIKeyRefusalsOnAuthRoutes(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		access, _ := h.keyUser(h.adminToken(), "keys@example.com")
+		key := h.call("POST", "/v1/auth/keys", map[string]any{"name": "ci", "permissions": []string{}},
+			access).expect(t, 201, "").str("key")
+		listKeys := func(ip, k string) *http.Response {
+			t.Helper()
+			req, _ := http.NewRequest("GET", h.URL+"/v1/auth/keys", nil)
+			req.Header.Set("X-Forwarded-For", ip)
+			req.Header.Set("X-API-Key", k)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			return resp
+		}
+		for i := range auth.IPAllowance {
+			if r := listKeys("198.51.100.7", fmt.Sprintf("bam_guess%d", i)); r.StatusCode != 401 {
+				t.Fatalf("guess %d: %d, want 401", i, r.StatusCode)
+			}
+		}
+		expectThrottled(t, listKeys("198.51.100.7", "bam_guess_next"))
+		// (Accepted as a credential: keys may not list keys, a 403.)
+		if r := listKeys("203.0.113.9", key); r.StatusCode != 403 {
+			t.Fatalf("a good key from another client: %d, want it accepted (403: keys do not manage keys)", r.StatusCode)
+		}
+	})
+}
+
 // verifyFrom posts key to the verification endpoint as the gateway
 // forwarding for ip ("" for the gateway asking for itself).
 func verifyFrom(t *testing.T, h *harness, ip, key string) response {

@@ -170,8 +170,8 @@ func (a *APIKeyVerifier) ask(ctx context.Context, key string) (*Principal, error
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
 		return nil, fail(CodeTokenInvalid, fmt.Errorf("api key rejected: %w", httpx.ErrorFromResponse(resp)))
 	case http.StatusTooManyRequests:
-		return nil, errs.Wrap(httpx.ErrorFromResponse(resp), errs.TooManyRequests, CodeTooManyAttempts,
-			"Too many credentials were refused for this client. Try again later.")
+		return nil, &retryAfterError{error: errs.Wrap(httpx.ErrorFromResponse(resp), errs.TooManyRequests, CodeTooManyAttempts,
+			"Too many credentials were refused for this client. Try again later."), after: resp.Header.Get("Retry-After")}
 	default:
 		return unavailable(fmt.Errorf("verify api key: %w", httpx.ErrorFromResponse(resp)))
 	}

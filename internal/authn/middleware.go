@@ -41,6 +41,10 @@ func Middleware(v *Verifier, keys *APIKeyVerifier) func(http.Handler) http.Handl
 				if errs.KindOf(err) == errs.Unauthenticated {
 					w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 				}
+				var ra *retryAfterError
+				if errors.As(err, &ra) && ra.after != "" {
+					w.Header().Set("Retry-After", ra.after)
+				}
 				httpx.WriteError(w, r, err)
 				return
 			}
@@ -48,6 +52,15 @@ func Middleware(v *Verifier, keys *APIKeyVerifier) func(http.Handler) http.Handl
 		})
 	}
 }
+
+// retryAfterError is the auth service's 429 with its Retry-After, passed
+// on to the client whose keys were refused too often.
+type retryAfterError struct {
+	error
+	after string
+}
+
+func (e *retryAfterError) Unwrap() error { return e.error }
 
 // credential extracts the bearer token or API key, "" when there is none.
 func credential(r *http.Request) (string, error) {

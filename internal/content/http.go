@@ -32,7 +32,8 @@ type router struct {
 // header.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	auth := authn.Middleware(s.Verifier, s.APIKeys)
+	verify := authn.Middleware(s.Verifier, s.APIKeys)
+	auth := func(h http.Handler) http.Handler { return authn.NameKeyClient(s.opts.TrustedProxies, verify(h)) }
 	with := func(h handlerFunc) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, _ := authn.FromContext(r.Context())

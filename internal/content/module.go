@@ -49,14 +49,13 @@ func Spec(cfg config.Config) platform.Spec {
 // running is the service with its background work, as the kernel runs it.
 type running struct {
 	*Service
-	db       *store.DB
-	bus      *bus.Bus
-	deny     *authn.DenyList
-	lifetime time.Duration
-	delay    time.Duration // shutdown_delay
-	users    *inbox.Consumer
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	db     *store.DB
+	bus    *bus.Bus
+	deny   *authn.DenyList
+	delay  time.Duration // shutdown_delay
+	users  *inbox.Consumer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 func start(ctx context.Context, p *platform.Platform) (*running, error) {
@@ -98,7 +97,7 @@ func start(ctx context.Context, p *platform.Platform) (*running, error) {
 			"created", res.Created, "updated", res.Updated, "unchanged", len(res.Unchanged))
 	}
 	return &running{Service: svc, db: db, bus: p.Bus, deny: edge.DenyList,
-		lifetime: p.Config.Auth.AccessTokenTTL, delay: p.Config.ShutdownDelay, users: svc.UserConsumer(p.Bus)}, nil
+		delay: p.Config.ShutdownDelay, users: svc.UserConsumer(p.Bus)}, nil
 }
 
 // Start runs the outbox relay, the consumer of user deletions, and the
@@ -120,7 +119,9 @@ func (r *running) Start(ctx context.Context) error {
 		}
 	})
 	r.wg.Go(func() {
-		if err := r.deny.Follow(bg, r.bus, r.lifetime); err != nil {
+		// Replayed over the deny list's own window (the token lifetime
+		// and its leeway), as auth and the gateway do.
+		if err := r.deny.Follow(bg, r.bus, r.deny.TokenLifetime()); err != nil {
 			r.Log.Error("content: following revocations", "err", err)
 		}
 	})

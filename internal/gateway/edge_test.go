@@ -277,16 +277,17 @@ func TestTrustedProxies(t *testing.T) {
 // refused key counts against that client, not against the gateway.
 func TestAPIKeyCheckNamesTheClient(t *testing.T) {
 	up := echoServer(t, "orders")
-	for _, tt := range []struct{ trusted, xff, header, want string }{
-		{"[]", "6.6.6.6", "Authorization", "127.0.0.1"},
-		{"[127.0.0.0/8]", "203.0.113.7", "Authorization", "203.0.113.7"},
-		{"[127.0.0.0/8]", "203.0.113.8", "X-API-Key", "203.0.113.8"},
+	for _, tt := range []struct{ trusted, xff, header, scheme, want string }{
+		{"[]", "6.6.6.6", "Authorization", "Bearer ", "127.0.0.1"},
+		{"[127.0.0.0/8]", "203.0.113.7", "Authorization", "Bearer ", "203.0.113.7"},
+		{"[127.0.0.0/8]", "203.0.113.8", "X-API-Key", "", "203.0.113.8"},
+		// The scheme in any case, spaces around the key: checked all the
+		// same, so named all the same.
+		{"[127.0.0.0/8]", "203.0.113.9", "Authorization", "bearer ", "203.0.113.9"},
+		{"[127.0.0.0/8]", "203.0.113.10", "Authorization", "BEARER  ", "203.0.113.10"},
 	} {
 		srv, a := front(t, fmt.Sprintf("gateway:\n  rate_limit: {rps: 0}\n  trusted_proxies: %s\n  routes:\n    - {path: /o/, upstream: %s, auth: required}\n", tt.trusted, up))
-		key := "bam_refused" + tt.xff
-		if tt.header == "Authorization" {
-			key = "Bearer " + key
-		}
+		key := tt.scheme + "bam_refused" + tt.xff
 		if resp, _ := do(t, "GET", srv.URL+"/o/", map[string]string{"X-Forwarded-For": tt.xff, tt.header: key}); resp.StatusCode != 401 {
 			t.Fatalf("refused key through %s: %d, want 401", tt.header, resp.StatusCode)
 		}

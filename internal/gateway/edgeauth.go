@@ -3,11 +3,9 @@ package gateway
 import (
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/bamhq/bam/internal/authn"
-	"github.com/bamhq/bam/internal/httpx"
 )
 
 // EdgeAuth verifies credentials at the edge, so that an invalid or revoked
@@ -77,18 +75,5 @@ func (g *Gateway) authenticate(r Route, trusted []netip.Prefix, next http.Handle
 	if r.Auth == AuthRequired {
 		h = authn.RequireAuth(h)
 	}
-	return nameKeyClient(trusted, authn.Middleware(a.Verifier, a.APIKeys)(h)), nil
-}
-
-// nameKeyClient tells the API-key check which client presents the key
-// (authn.WithClientIP), so that auth counts refused keys against that
-// client rather than against the gateway, which it trusts and does not
-// count. Only requests carrying an API key pay for it.
-func nameKeyClient(trusted []netip.Prefix, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-API-Key") != "" || authn.IsAPIKey(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")) {
-			r = r.WithContext(authn.WithClientIP(r.Context(), httpx.ClientIP(r, trusted)))
-		}
-		next.ServeHTTP(w, r)
-	})
+	return authn.NameKeyClient(trusted, authn.Middleware(a.Verifier, a.APIKeys)(h)), nil
 }
