@@ -1,6 +1,7 @@
 package records
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -16,10 +17,13 @@ import (
 const rankKey = "@rank"
 
 // cursor is the position after a row in a list: the order it was made for
-// and the row's value of every key of that order (id last).
+// and the row's value of every key of that order (id last) — or, when
+// those would not fit in a cursor (a long text sorted on), the row's id
+// only, whose values the next page reads from the row (cursorValues).
 type cursor struct {
 	Sort   string            `json:"s"`
-	Values []json.RawMessage `json:"v"`
+	Values []json.RawMessage `json:"v,omitempty"`
+	ID     string            `json:"i,omitempty"`
 }
 
 // encodeCursor returns the cursor after rec in order o.
@@ -36,29 +40,42 @@ func encodeCursor(o order, rec Record) (string, error) {
 		}
 		c.Values[i] = b
 	}
+	if j, err := json.Marshal(c); err != nil {
+		return "", err
+	} else if base64.RawURLEncoding.EncodedLen(len(j)) > httpx.MaxCursorLen {
+		if o.ranked() {
+			return "", errors.New("a ranked order's cursor too long to encode")
+		}
+		id, _ := rec[fID].(string)
+		c = cursor{Sort: o.sig, ID: id}
+	}
 	return httpx.EncodeCursor(c), nil
 }
 
 // decodeCursor reads a cursor made for order o and returns its values as
-// query arguments for dialect d (nil for nulls). A cursor of another order,
-// or with values of the wrong type, is an invalid cursor error.
-func decodeCursor(o order, s string, d store.Dialect) ([]any, error) {
+// query arguments for dialect d (nil for nulls), or the id of the row
+// whose values they are (see cursor). A cursor of another order, or with
+// values of the wrong type, is an invalid cursor error.
+func decodeCursor(o order, s string, d store.Dialect) (vals []any, id string, err error) {
 	var c cursor
 	if err := httpx.DecodeCursor(s, &c); err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if c.Sort == o.sig && len(c.Values) == 0 && c.ID != "" && !o.ranked() {
+		return nil, c.ID, nil
 	}
 	if c.Sort != o.sig || len(c.Values) != len(o.keys) {
-		return nil, invalidCursor(errors.New("the cursor was made for another sort"))
+		return nil, "", invalidCursor(errors.New("the cursor was made for another sort"))
 	}
-	vals := make([]any, len(o.keys))
+	vals = make([]any, len(o.keys))
 	for i, k := range o.keys {
 		v, err := k.bind(c.Values[i], d)
 		if err != nil {
-			return nil, invalidCursor(err)
+			return nil, "", invalidCursor(err)
 		}
 		vals[i] = v
 	}
-	return vals, nil
+	return vals, "", nil
 }
 
 // bind converts the JSON value of key k in a cursor to a query argument.

@@ -2,6 +2,8 @@ package records
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,7 +100,10 @@ func (s *Store) listRows(ctx context.Context, db store.Querier, m *meta, p plan,
 	if cursor == "" {
 		return query("", nil, strconv.Itoa(p.limit+1))
 	}
-	vals, err := decodeCursor(p.order, cursor, s.dialect)
+	vals, id, err := decodeCursor(p.order, cursor, s.dialect)
+	if err == nil && id != "" {
+		vals, err = cursorValues(ctx, db, m, exprs, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +118,21 @@ func (s *Store) listRows(ctx context.Context, db store.Querier, m *meta, p plan,
 		}
 	}
 	return out, nil
+}
+
+// cursorValues reads the values of the sort keys exprs of row id, for a
+// cursor that holds the id only; the row must still exist.
+func cursorValues(ctx context.Context, db store.Querier, m *meta, exprs []string, id string) ([]any, error) {
+	vals := make([]any, len(exprs))
+	ptrs := make([]any, len(exprs))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err := db.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+m.table+` t WHERE t."id" = $1`, id).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, invalidCursor(errors.New("the record the cursor is after is gone"))
+	}
+	return vals, err
 }
 
 // listSQL is the text of one list query: the columns of p (and the rank,

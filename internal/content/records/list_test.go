@@ -11,6 +11,7 @@ import (
 	"github.com/bamhq/bam/internal/content/schema"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/store"
 )
 
 // seed inserts n posts with repeating, sometimes null, values: views is
@@ -169,6 +170,37 @@ func TestKeysetPaging(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("sort %q: got %d ids, want %d; first difference at %d", sort, len(got), len(want), firstDiff(got, want))
 			}
+		}
+	})
+}
+
+// TestKeysetPagingLongValues: sorted on a text whose values are too long
+// for a cursor (which then holds the row's id, its values read back), every
+// row is listed once, in order — and a cursor whose row was deleted since
+// is an invalid cursor, not a 500.
+func TestKeysetPagingLongValues(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		c := e.collection(posts())
+		var want []string
+		for i := range 6 {
+			rec := e.insert(c, "", map[string]any{"title": "t", "body": strings.Repeat("long ", 300) + string(rune('f'-i))})
+			want = append([]string{rec["id"].(string)}, want...)
+		}
+		if got := e.listAll(c, records.Query{Sort: []string{"body"}, Limit: 2}); !slices.Equal(got, want) {
+			t.Fatalf("listed %v, want %v", got, want)
+		}
+		p, err := e.s.List(e.ctx, c, records.Query{Sort: []string{"body"}, Limit: 1})
+		if err != nil || len(p.NextCursor) > httpx.MaxCursorLen {
+			t.Fatalf("first page: cursor of %d characters, %v", len(p.NextCursor), err)
+		}
+		if err := e.tx(func(tx *store.Tx) error {
+			_, _, err := e.s.Delete(e.ctx, tx, c, p.Items[0]["id"].(string), 0, nil)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.List(e.ctx, c, records.Query{Sort: []string{"body"}, Limit: 1, Cursor: p.NextCursor}); errs.CodeOf(err) != records.CodeInvalidCursor {
+			t.Fatalf("cursor after a deleted row: %v, want %s", err, records.CodeInvalidCursor)
 		}
 	})
 }
