@@ -39,6 +39,11 @@ func (s *Service) handleUserDeleted(ctx context.Context, tx *store.Tx, ev bus.Ev
 	if err := ev.DataAs(&u); err != nil || u.ID == "" {
 		return fmt.Errorf("%w: user.deleted %s names no user (%v)", bus.ErrMalformed, ev.ID(), err)
 	}
+	// The collections another replica made since this one last looked are
+	// to be forgotten in too: the event is done once this commits.
+	if _, err := s.Registry.Refresh(ctx); err != nil {
+		return err
+	}
 	deleted, changed, err := s.Records.ForgetOwner(ctx, tx, u.ID)
 	if isSchemaSurprise(err) {
 		// Redelivered after a backoff, by then with the current schema.

@@ -76,7 +76,9 @@ func (s *Service) Handler() http.Handler {
 	}
 	r.open("GET /v1/realtime", hub)
 	r.open("POST /v1/realtime", hub)
-	return httpx.Stack(Name, s.Log, queryToken(mux))
+	// ProblemMux here: Stack applies it only to a bare mux, and unmatched
+	// routes must answer problem+json too.
+	return httpx.Stack(Name, s.Log, queryToken(httpx.ProblemMux(mux)))
 }
 
 // AccessTokenParam is the query parameter that may carry the access

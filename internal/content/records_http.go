@@ -100,8 +100,11 @@ func (s *Service) handleView(w http.ResponseWriter, r *http.Request, who caller)
 		w.Header().Set(ExpandTruncatedHeader, "true")
 	}
 	tag := etag(rec)
-	w.Header().Set("ETag", tag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == "*" || containsTag(inm, tag)) {
+	w.Header().Set("ETag", tag) // the record's version, for If-Match on writes
+	// An expanded answer also holds the related records, which the tag
+	// does not version: it is never "not modified".
+	expanded := r.URL.Query().Get("expand") != ""
+	if inm := r.Header.Get("If-None-Match"); inm != "" && !expanded && (inm == "*" || containsTag(inm, tag)) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bamhq/bam/internal/content"
 	"github.com/bamhq/bam/internal/content/realtime"
+	"github.com/bamhq/bam/internal/httpx"
 )
 
 // TestRealtimeRelationReadsPerHop: the related records a change's
@@ -143,6 +145,50 @@ func TestRealtimeResumeKeepsRelationPaths(t *testing.T) {
 		_ = json.Unmarshal([]byte(s.next(t, "change").data), &got)
 		if got["id"] != two.str("id") {
 			t.Fatalf("replayed %v, want story two", got)
+		}
+	})
+}
+
+// TestOddRequests: answers the review found wrong — an expanded view is
+// never "not modified" (its tag does not version the related records); ""
+// clears a relation as null does; an id or cursor PostgreSQL cannot store
+// (NUL, invalid UTF-8) is a miss or an invalid cursor on both dialects,
+// not a 500; unmatched routes answer problem+json.
+func TestOddRequests(t *testing.T) {
+	run(t, func(t *testing.T, c *cluster, r *replica) {
+		ann := storiesByPeople(c, r)
+		story := r.create("stories", user0, map[string]any{"title": "one", "author": ann.str("id")})
+		path := "/v1/collections/stories/records/" + story.str("id")
+		tag := r.call("GET", path, nil, user0).expect(t, 200, "").Header.Get("ETag")
+		r.call("GET", path, nil, user0, "If-None-Match", tag).expect(t, 304, "")
+		r.call("PATCH", "/v1/collections/people/records/"+ann.str("id"), map[string]any{"name": "Anne"}, c.admin).expect(t, 200, "")
+		got := r.call("GET", path+"?expand=author", nil, user0, "If-None-Match", tag).expect(t, 200, "")
+		if !strings.Contains(got.Raw, "Anne") {
+			t.Fatalf("expanded view: %s", got.Raw)
+		}
+
+		cleared := r.call("PATCH", path, map[string]any{"author": ""}, c.admin).expect(t, 200, "")
+		if cleared.Body["author"] != nil {
+			t.Fatalf(`author after "": %s`, cleared.Raw)
+		}
+
+		for _, id := range []string{"%00", "%FF", "a%00b"} {
+			p := "/v1/collections/stories/records/" + id
+			r.call("GET", p, nil, c.admin).expect(t, 404, "content.not_found")
+			r.call("PATCH", p, map[string]any{"title": "x"}, c.admin).expect(t, 404, "content.not_found")
+			r.call("DELETE", p, nil, c.admin).expect(t, 404, "content.not_found")
+		}
+		cursor := httpx.EncodeCursor(map[string]any{"s": "title,id", "v": []any{"a\x00b", "zzz"}})
+		r.call("GET", "/v1/collections/stories/records?sort=title&cursor="+cursor, nil, user0).expect(t, 400, "request.invalid_cursor")
+
+		for _, tc := range []struct{ method, path string }{
+			{"DELETE", "/v1/collections/stories/records"},
+			{"GET", path + "/more"},
+		} {
+			resp := r.call(tc.method, tc.path, nil, user0)
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") || resp.Status < 400 {
+				t.Errorf("%s %s: %d %q %s", tc.method, tc.path, resp.Status, ct, resp.Raw)
+			}
 		}
 	})
 }

@@ -102,6 +102,9 @@ func (k sortKey) bind(raw json.RawMessage, d store.Dialect) (any, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, err
 	}
+	if !storable(s) {
+		return nil, errors.New("not a text the database stores")
+	}
 	if k.kind != kDate {
 		return s, nil
 	}

@@ -2,8 +2,10 @@ package records
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bamhq/bam/internal/content/schema"
 	"github.com/bamhq/bam/internal/store"
@@ -26,6 +28,9 @@ func (s *Store) Get(ctx context.Context, q store.Querier, c *schema.Collection, 
 // row until the transaction q ends (PostgreSQL; SQLite transactions hold
 // the database's write lock already).
 func (s *Store) get(ctx context.Context, q store.Querier, m *meta, id string, access *Access, lock bool) (Record, error) {
+	if !storable(id) {
+		return nil, nil // no record has it: PostgreSQL would refuse the text itself
+	}
 	rule, args, err := s.rule(m.c, access, 2)
 	if err != nil {
 		return nil, err
@@ -44,11 +49,19 @@ func (s *Store) get(ctx context.Context, q store.Querier, m *meta, id string, ac
 	return m.reader(m.all).one(rows)
 }
 
+// storable reports whether s can be a text both databases store: valid
+// UTF-8 without NUL (PostgreSQL refuses the others, SQLite keeps them).
+// What a client sends as an id or in a cursor is checked with it, so that
+// such input is a miss or an invalid cursor on both, not a 500 on one.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // GetMany returns the records of c among ids that access admits (for
 // expand), in no particular order.
 func (s *Store) GetMany(ctx context.Context, q store.Querier, c *schema.Collection, ids []string, access *Access) ([]Record, error) {
 	m := s.meta(c)
-	ids = unique(ids)
+	ids = slices.DeleteFunc(unique(ids), func(id string) bool { return !storable(id) })
 	var out []Record
 	for len(ids) > 0 {
 		n := min(len(ids), getMax)

@@ -56,6 +56,9 @@ func (s *Store) checkRelations(ctx context.Context, q store.Querier, m *meta, in
 func relationIDs(v any) []string {
 	switch x := v.(type) {
 	case string:
+		if x == "" {
+			return nil // "" clears a relation, as null does (Encode)
+		}
 		return []string{x}
 	case []string:
 		return unique(x)
