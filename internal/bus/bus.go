@@ -62,6 +62,11 @@ type Bus struct {
 	closed chan struct{}  // closed by the connection's ClosedHandler
 }
 
+// publishAckTimeout bounds the wait for an async publish's ack inside the
+// client: past it the publish fails and leaves the pending set. Callers'
+// own deadlines (the outbox's 30 s) are shorter or equal.
+const publishAckTimeout = 30 * time.Second
+
 // Open starts the embedded server (when opts.URL is empty) and connects.
 func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.Logger == nil {
@@ -105,7 +110,11 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		b.stopEmbedded()
 		return nil, fmt.Errorf("bus: connect %s: %w", redact(opts.URL), err)
 	}
-	b.js, err = jetstream.New(b.nc)
+	// An async publish whose ack never comes (a stalled stream leader on a
+	// live connection) is dropped after publishAckTimeout: left pending,
+	// such publishes piled up until every later one was refused ("too many
+	// outstanding"), and the outbox stopped.
+	b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(publishAckTimeout))
 	if err != nil {
 		b.nc.Close()
 		b.stopEmbedded()

@@ -2,16 +2,20 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/bus/bustest"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/store/storetest"
 	"github.com/bamhq/bam/internal/testenv"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 var errRollback = errors.New("rolled back on purpose")
@@ -165,4 +169,63 @@ func gauges(t *testing.T) (pending, lag float64) {
 		}
 	}
 	return pending, lag
+}
+
+// TestOneRelayAtATime: on PostgreSQL, while one replica relays (here a
+// transaction holding the relay's lock and the first batch's rows, as a
+// pass publishing them does), another publishes nothing; then every event
+// of the transaction reaches the stream in order. Sharing the rows, the
+// second replica used to publish the rows after the locked ones first.
+func TestOneRelayAtATime(t *testing.T) {
+	ctx := ctxT(t)
+	b := bustest.Open(t, bustest.Embedded)
+	db := storetest.Open(t, store.Postgres, sets...)
+	svc := bustest.Service(t, b)
+	o := newOutbox(t, db, b, outbox.Options{PollInterval: 20 * time.Millisecond, BatchSize: 100})
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		for i := range 150 {
+			if err := o.Enqueue(ctx, tx, newEvent(t, svc, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	relaying, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := relaying.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.bam_outbox'))`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := relaying.ExecContext(ctx, `SELECT seq FROM bam_outbox ORDER BY seq LIMIT 100 FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	startOutbox(t, o)
+	time.Sleep(300 * time.Millisecond) // fifteen polls
+	if n := outboxLen(t, db); n != 150 {
+		t.Fatalf("%d rows published while another replica relayed", 150-n)
+	}
+	_ = relaying.Rollback()
+	testenv.WaitFor(t, 10*time.Second, "every row published", func() bool { return outboxLen(t, db) == 0 })
+
+	cons, err := b.JetStream().OrderedConsumer(ctx, bus.StreamName(svc), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := range 150 {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := bus.Decode(m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct{ I int }
+		if err := json.Unmarshal(ev.Data(), &d); err != nil || d.I != want {
+			t.Fatalf("event %d of the stream is %d (%v): out of order", want, d.I, err)
+		}
+	}
 }

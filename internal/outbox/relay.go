@@ -72,13 +72,21 @@ func (o *Outbox) run(ctx context.Context) {
 }
 
 // pass publishes one batch of rows and deletes those JetStream stored. On
-// PostgreSQL the rows stay locked (SKIP LOCKED for other replicas) from claim
-// to delete; on SQLite, which one process owns, they are read without a
-// transaction so enqueuers are not blocked behind the publish.
+// PostgreSQL one replica relays at a time (a transaction-scoped advisory
+// lock: two replicas sharing the rows would publish a later batch before
+// an earlier one still being published, out of order), and its rows stay
+// locked from claim to delete; on SQLite, which one process owns, they are
+// read without a transaction so enqueuers are not blocked behind the
+// publish.
 func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 	if o.db.Dialect() == store.Postgres {
 		var pubErr error
 		err = o.db.InTx(ctx, func(tx *store.Tx) error {
+			var mine bool
+			if err := tx.QueryRowContext(ctx,
+				`SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.bam_outbox'))`).Scan(&mine); err != nil || !mine {
+				return err // another replica is relaying: its pass publishes these rows in order
+			}
 			rows, err := o.claim(ctx, tx, " FOR UPDATE SKIP LOCKED")
 			claimed = len(rows)
 			if err != nil || len(rows) == 0 {
