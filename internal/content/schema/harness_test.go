@@ -105,6 +105,16 @@ func (e *env) insert(c *schema.Collection, input map[string]any, owner string) s
 	return id
 }
 
+// tryInsert is insert returning the error (a unique violation) instead of
+// failing the test.
+func (e *env) tryInsert(c *schema.Collection, input map[string]any) (id string, err error) {
+	err = e.db.InTx(e.ctx(), func(tx *store.Tx) (err error) {
+		id, err = e.insertIn(tx, c, input, "")
+		return err
+	})
+	return id, err
+}
+
 // insertIn inserts a record of c in tx, as the records store does, and
 // returns its id.
 func (e *env) insertIn(tx *store.Tx, c *schema.Collection, input map[string]any, owner string) (string, error) {

@@ -133,20 +133,38 @@ func checkData(ctx context.Context, p *problems, q store.Querier, cur *Collectio
 // keeping the data. Order matters: indexes and full-text objects that use
 // a column go before it does (SQLite refuses to drop an indexed column),
 // and come back once the columns are final.
+//
+// An index is named after its columns' names (indexName), so an index
+// whose name both definitions have is kept — unless one of its columns is
+// renamed or dropped, or its name passes to another field: a database
+// index follows its column through a rename, so the index of that name
+// would cover another field than next says. Those are made again, and so
+// is the full-text index when a searchable column is among them.
 func migration(cur, next *Collection, changes []change, dropped []*Field, d store.Dialect) []string {
 	table := "ALTER TABLE " + quote(Table(cur.Name))
 	var stmts []string
 
+	moved := map[string]bool{} // column names whose field changes: renamed from or to, or dropped
+	for _, ch := range changes {
+		if ch.old != nil && ch.old.Name != ch.new.Name {
+			moved[ch.old.Name], moved[ch.new.Name] = true, true
+		}
+	}
+	for _, f := range dropped {
+		moved[f.Name] = true
+	}
+	touches := func(cols []string) bool { return slices.ContainsFunc(cols, func(c string) bool { return moved[c] }) }
 	curIx, nextIx := cur.TableIndexes(), next.TableIndexes()
-	has := func(ixs []Index, name string) bool {
-		return slices.ContainsFunc(ixs, func(ix Index) bool { return ix.Name == name })
+	kept := func(ix Index, other []Index) bool {
+		return !touches(ix.Columns) && slices.ContainsFunc(other, func(o Index) bool { return o.Name == ix.Name })
 	}
 	for _, ix := range curIx {
-		if !has(nextIx, ix.Name) {
+		if !kept(ix, nextIx) {
 			stmts = append(stmts, dropIndex(ix.Name))
 		}
 	}
-	searchChanged := !slices.Equal(cur.SearchFields(), next.SearchFields())
+	searchChanged := !slices.Equal(cur.SearchFields(), next.SearchFields()) ||
+		touches(cur.SearchFields()) || touches(next.SearchFields())
 	if searchChanged {
 		stmts = append(stmts, dropSearch(cur, d)...)
 	}
@@ -172,7 +190,7 @@ func migration(cur, next *Collection, changes []change, dropped []*Field, d stor
 		}
 	}
 	for _, ix := range nextIx {
-		if !has(curIx, ix.Name) {
+		if !kept(ix, curIx) {
 			stmts = append(stmts, createIndex(next.Name, ix, d))
 		}
 	}
