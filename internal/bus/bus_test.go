@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -241,4 +242,37 @@ func listeningPorts(t *testing.T) []int {
 		f.Close()
 	}
 	return ports
+}
+
+// TestEnsureStreamKeepsOperatorChanges: an existing stream's limits, set
+// by an operator after bam made it, survive EnsureStream (which every
+// service start and follower reconnection calls); a stream that lost the
+// service's subjects gets them back.
+func TestEnsureStreamKeepsOperatorChanges(t *testing.T) {
+	b := bustest.Open(t, bustest.Embedded)
+	ctx := ctxT(t)
+	svc := bustest.Service(t, b)
+	if err := b.EnsureStream(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.JetStream().Stream(ctx, bus.StreamName(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxAge, cfg.Duplicates, cfg.Subjects = 30*24*time.Hour, 2*time.Minute, []string{"other." + svc + ".>"}
+	if _, err := b.JetStream().UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureStream(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Config; got.MaxAge != 30*24*time.Hour || got.Duplicates != 2*time.Minute ||
+		!slices.Contains(got.Subjects, bus.StreamSubjects(svc)) || !slices.Contains(got.Subjects, "other."+svc+".>") {
+		t.Fatalf("after EnsureStream: max age %v, duplicates %v, subjects %v", got.MaxAge, got.Duplicates, got.Subjects)
+	}
 }

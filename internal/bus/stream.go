@@ -2,7 +2,9 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,30 +32,52 @@ func StreamSubjects(service string) string {
 	return "bam." + service + ".>"
 }
 
-// EnsureStream creates or updates the stream of a service: BAM_<SERVICE>,
-// subjects bam.<service>.>, file storage. It is idempotent, so every process
-// that publishes or consumes a service's events may call it at start.
+// EnsureStream makes sure the stream of a service exists: BAM_<SERVICE>,
+// subjects bam.<service>.>, file storage, Options.StreamReplicas copies.
+// It creates a missing stream; an existing one is left as it is — an
+// operator may have changed its limits or replicas, and rewriting them at
+// every start would undo that — except that it gets the service's subjects
+// if it lacks them, and Options.StreamReplicas when that is set and
+// differs. It is idempotent, so every process that publishes or consumes a
+// service's events may call it at start.
 func (b *Bus) EnsureStream(ctx context.Context, service string) error {
 	if err := validService(service); err != nil {
 		return err
 	}
-	maxAge := b.opts.StreamMaxAge
-	if maxAge == 0 {
-		maxAge = 7 * 24 * time.Hour
+	name := StreamName(service)
+	st, err := b.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		maxAge := b.opts.StreamMaxAge
+		if maxAge == 0 {
+			maxAge = 7 * 24 * time.Hour
+		}
+		_, err = b.js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:        name,
+			Description: "bam " + service + " events",
+			Subjects:    []string{StreamSubjects(service)},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      maxAge,
+			Duplicates:  DuplicateWindow,
+			Replicas:    max(b.opts.StreamReplicas, 1),
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			err = nil // another process created it meanwhile
+		}
+	} else if err == nil {
+		cfg, changed := st.CachedInfo().Config, false
+		if !slices.Contains(cfg.Subjects, StreamSubjects(service)) {
+			cfg.Subjects, changed = append(cfg.Subjects, StreamSubjects(service)), true
+		}
+		if r := b.opts.StreamReplicas; r > 0 && cfg.Replicas != r {
+			cfg.Replicas, changed = r, true
+		}
+		if changed {
+			_, err = b.js.UpdateStream(ctx, cfg)
+		}
 	}
-	replicas := max(b.opts.StreamReplicas, 1)
-	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamName(service),
-		Description: "bam " + service + " events",
-		Subjects:    []string{StreamSubjects(service)},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      maxAge,
-		Duplicates:  DuplicateWindow,
-		Replicas:    replicas,
-	})
 	if err != nil {
-		return fmt.Errorf("bus: ensure stream %s: %w", StreamName(service), err)
+		return fmt.Errorf("bus: ensure stream %s: %w", name, err)
 	}
 	return nil
 }

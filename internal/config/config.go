@@ -58,6 +58,10 @@ type Database struct {
 type NATS struct {
 	URL    string `koanf:"url" flag:"nats-url" secret:"url" help:"Empty: an embedded NATS JetStream server (store under data_dir). nats://…: an external cluster"`
 	Listen string `koanf:"listen" help:"Embedded server only: expose it on this host:port (empty: in-process connections only)"`
+	// StreamReplicas is how many copies of each service's stream an
+	// external cluster keeps: 0 leaves an existing stream as it is (and
+	// creates new ones with 1).
+	StreamReplicas int `koanf:"stream_replicas" help:"External cluster only: copies of each service's event stream (3 survives a node's loss; 0: leave existing streams as they are, create new ones with 1)"`
 }
 
 // Redis is the optional shared cache (rate limits across gateway replicas).

@@ -104,6 +104,8 @@ func TestBadValues(t *testing.T) {
 			[]string{`otel.sample_ratio = "half"`, "a number"}},
 		{"wrong URL scheme, password masked", "", []string{"BAM_DATABASE_URL=mysql://u:hunter2@db/x"}, nil,
 			[]string{"database.url", "postgres://", "*****"}},
+		{"stream replicas without a cluster", "nats:\n  stream_replicas: 3\n", nil, nil,
+			[]string{`nats.stream_replicas = "3"`, "external cluster"}},
 		{"unknown key in file", "lgo:\n  level: info\n", nil, nil,
 			[]string{`unknown key "lgo.level"`}},
 		{"file that does not parse", "log: [\n", nil, nil,

@@ -94,6 +94,9 @@ func (c Config) Validate() error {
 			bad(key, addr, `host:port, e.g. ":8080" or "127.0.0.1:8080"`)
 		}
 	}
+	if c.NATS.StreamReplicas < 0 || c.NATS.StreamReplicas > 5 || (c.NATS.StreamReplicas > 1 && c.NATS.URL == "") {
+		bad("nats.stream_replicas", strconv.Itoa(c.NATS.StreamReplicas), "0 to 5 (JetStream's limit), and more than 1 only with an external cluster (nats.url)")
+	}
 	if c.NATS.Listen != "" && !isHostPort(c.NATS.Listen) {
 		bad("nats.listen", c.NATS.Listen, `empty, or host:port such as "127.0.0.1:4222"`)
 	}

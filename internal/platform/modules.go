@@ -45,7 +45,9 @@ func (p *Platform) busModule() kernel.Module {
 			DataDir: filepath.Join(p.Config.DataDir, "nats"),
 			Listen:  p.Config.NATS.Listen,
 			Name:    "bam",
-			Logger:  p.Log.With("module", ModuleBus),
+			// An embedded server is one node: one copy.
+			StreamReplicas: p.Config.NATS.StreamReplicas,
+			Logger:         p.Log.With("module", ModuleBus),
 		})
 		if err != nil {
 			return nil, err
