@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/store"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -67,8 +68,25 @@ func (c *Consumer) Start(ctx context.Context) error {
 	if err := c.defaults(); err != nil {
 		return err
 	}
-	if err := c.Bus.EnsureStream(ctx, c.Service); err != nil {
+	if len(c.Subjects) > 1 && !c.Bus.ServerAtLeast(2, 10) {
+		return fmt.Errorf("inbox: consumer %s: several Subjects need nats-server 2.10+, connected to %s",
+			c.Name, c.Bus.Conn().ConnectedServerVersion())
+	}
+	iter, err := c.open(ctx)
+	if err != nil {
 		return err
+	}
+	runCtx, kill := context.WithCancel(context.WithoutCancel(ctx))
+	c.iter, c.quit, c.kill, c.done = iter, make(chan struct{}), kill, make(chan struct{})
+	go c.run(runCtx)
+	return nil
+}
+
+// open creates or updates the stream and the durable consumer, and
+// returns an iterator over its messages.
+func (c *Consumer) open(ctx context.Context) (jetstream.MessagesContext, error) {
+	if err := c.Bus.EnsureStream(ctx, c.Service); err != nil {
+		return nil, err
 	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:        c.Name,
@@ -80,10 +98,6 @@ func (c *Consumer) Start(ctx context.Context) error {
 		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
-	if len(c.Subjects) > 1 && !c.Bus.ServerAtLeast(2, 10) {
-		return fmt.Errorf("inbox: consumer %s: several Subjects need nats-server 2.10+, connected to %s",
-			c.Name, c.Bus.Conn().ConnectedServerVersion())
-	}
 	if len(c.Subjects) == 1 {
 		// FilterSubjects needs nats-server 2.10+; older servers ignore it
 		// and would deliver everything. One subject works everywhere.
@@ -91,16 +105,46 @@ func (c *Consumer) Start(ctx context.Context) error {
 	}
 	cons, err := c.Bus.JetStream().CreateOrUpdateConsumer(ctx, bus.StreamName(c.Service), cfg)
 	if err != nil {
-		return fmt.Errorf("inbox: consumer %s: %w", c.Name, err)
+		return nil, fmt.Errorf("inbox: consumer %s: %w", c.Name, err)
 	}
 	iter, err := cons.Messages(jetstream.PullMaxMessages(64))
 	if err != nil {
-		return fmt.Errorf("inbox: consumer %s: %w", c.Name, err)
+		return nil, fmt.Errorf("inbox: consumer %s: %w", c.Name, err)
 	}
-	runCtx, kill := context.WithCancel(context.WithoutCancel(ctx))
-	c.iter, c.quit, c.kill, c.done = iter, make(chan struct{}), kill, make(chan struct{})
-	go c.run(runCtx)
-	return nil
+	return iter, nil
+}
+
+// reopen replaces an iterator that closed without Stop (its durable
+// consumer or the stream was deleted), retrying with backoff until it
+// succeeds or Stop is called; false when stopping.
+func (c *Consumer) reopen(ctx context.Context) bool {
+	wait := 100 * time.Millisecond
+	for {
+		c.log.Warn("inbox: the consumer went away; making it again", "retry_in", wait)
+		select {
+		case <-c.quit:
+			return false
+		case <-time.After(wait):
+		}
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		iter, err := c.open(octx)
+		cancel()
+		if err != nil {
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		c.mu.Lock()
+		select {
+		case <-c.quit: // Stop drained the old iterator meanwhile
+			c.mu.Unlock()
+			iter.Stop()
+			return false
+		default:
+		}
+		c.iter = iter
+		c.mu.Unlock()
+		return true
+	}
 }
 
 // Stop waits for the event in flight to be applied and stops. Events already
@@ -109,16 +153,20 @@ func (c *Consumer) Start(ctx context.Context) error {
 // be redelivered.
 func (c *Consumer) Stop(ctx context.Context) error {
 	c.mu.Lock()
-	iter, quit, kill, done := c.iter, c.quit, c.kill, c.done
+	kill, done := c.kill, c.done
+	if done != nil {
+		// Under c.mu, so that the iterator drained is the current one:
+		// reopen installs a new one only while quit is open.
+		select {
+		case <-c.quit:
+		default:
+			close(c.quit)
+			c.iter.Drain()
+		}
+	}
 	c.mu.Unlock()
 	if done == nil {
 		return nil
-	}
-	select {
-	case <-quit:
-	default:
-		close(quit)
-		iter.Drain()
 	}
 	defer kill()
 	select {
@@ -157,9 +205,20 @@ func (c *Consumer) defaults() error {
 func (c *Consumer) run(ctx context.Context) {
 	defer close(c.done)
 	for {
-		msg, err := c.iter.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return
+		c.mu.Lock()
+		iter := c.iter
+		c.mu.Unlock()
+		msg, err := iter.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			select {
+			case <-c.quit:
+				return
+			default:
+			}
+			if !c.reopen(ctx) {
+				return
+			}
+			continue
 		}
 		if err != nil {
 			c.log.Warn("inbox: fetch", "err", err)
@@ -233,7 +292,7 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, deliveries ui
 		}
 		return result, nil
 	}
-	if deliveries >= uint64(c.MaxDeliver) {
+	if deliveries >= uint64(c.MaxDeliver) && !transient(err) {
 		return c.deadLetter(ctx, msg, ev.ID(), deliveries, err, resultDeadLetter), err
 	}
 	delay := c.Backoff[min(int(deliveries)-1, len(c.Backoff)-1)]
@@ -243,6 +302,14 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg, deliveries ui
 		c.log.Warn("inbox: nak", "event", ev.ID(), "err", nerr)
 	}
 	return resultRetry, err
+}
+
+// transient reports whether err says nothing against the event: Stop
+// abandoned it (its context canceled), the database is unavailable, or a
+// commit's outcome is unknown (it may even have been applied). Such a
+// failure is retried however many deliveries it took, never dead-lettered.
+func transient(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, store.ErrCommitUnknown) || errs.KindOf(err) == errs.Unavailable
 }
 
 // call runs the handler, turning a panic into an error so the transaction

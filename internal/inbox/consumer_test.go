@@ -10,8 +10,10 @@ import (
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/bus/bustest"
+	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/inbox"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/store/storetest"
 	"github.com/bamhq/bam/internal/testenv"
 	"github.com/nats-io/nats.go"
 )
@@ -192,6 +194,52 @@ func TestSubjectFilter(t *testing.T) {
 		acked(t, b, svc, "fx")
 		if n := fxCount(t, db, created.ID()); n != 0 {
 			t.Errorf("filtered-out event applied %d times", n)
+		}
+	})
+}
+
+// TestConsumerComesBack: a durable consumer deleted under a running
+// Consumer (an operator's mistake, a stream recreated) is made again, and
+// the events published since are applied; Stop still stops it.
+func TestConsumerComesBack(t *testing.T) {
+	b := bustest.Open(t, bustest.Embedded)
+	db := storetest.Open(t, store.SQLite, inbox.Migrations, bustest.Effects)
+	svc := bustest.Service(t, b)
+	c := &inbox.Consumer{Service: svc, DB: db, Bus: b, Handler: applyFx}
+	start(t, c)
+	first := publish(t, b, svc)
+	testenv.WaitFor(t, 10*time.Second, "the first event applied", func() bool { return fxCount(t, db, first.ID()) == 1 })
+	if err := b.JetStream().DeleteConsumer(t.Context(), bus.StreamName(svc), "fx"); err != nil {
+		t.Fatal(err)
+	}
+	second := publish(t, b, svc)
+	testenv.WaitFor(t, 10*time.Second, "the event published after the deletion applied",
+		func() bool { return fxCount(t, db, second.ID()) == 1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := c.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+}
+
+// TestUnavailableIsNeverDeadLettered: a failure that says nothing against
+// the event (the database unavailable) is retried past MaxDeliver, and the
+// event is applied once the database answers, not dead-lettered.
+func TestUnavailableIsNeverDeadLettered(t *testing.T) {
+	runEnv(t, func(t *testing.T, b *bus.Bus, db *store.DB) {
+		svc := bustest.Service(t, b)
+		var calls atomic.Int32
+		start(t, &inbox.Consumer{Service: svc, DB: db, Bus: b, MaxDeliver: 2, Handler: func(ctx context.Context, tx *store.Tx, ev bus.Event) error {
+			if calls.Add(1) <= 4 {
+				return errs.E(errs.Unavailable, "test.down", "the database is away")
+			}
+			return applyFx(ctx, tx, ev)
+		}})
+		ev := publish(t, b, svc)
+		testenv.WaitFor(t, 10*time.Second, "applied after four unavailable tries", func() bool { return fxCount(t, db, ev.ID()) == 1 })
+		var n int
+		if err := db.SQL().QueryRowContext(t.Context(), `SELECT count(*) FROM bam_dead_letters WHERE event_id = $1`, ev.ID()).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%d dead letters (%v), want none", n, err)
 		}
 	})
 }
