@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // DefaultTokenLifetime is the access-token lifetime a DenyList assumes when
@@ -113,9 +115,23 @@ func (d *DenyList) Revoked(p *Principal) bool {
 	}
 	if r, ok := d.subjects.Load(p.Subject); ok {
 		r := r.(subjectRevocation)
-		return d.now().Before(r.until) && !p.IssuedAt.After(r.at)
+		return d.now().Before(r.until) && !issuedAt(p).After(r.at)
 	}
 	return false
+}
+
+// issuedAt is when p's token was issued, to the millisecond when its jti
+// is a UUIDv7 made in its iat's second (bam's are): iat alone has whole
+// seconds, so a token issued just after a revocation, in the same second,
+// would be taken for one issued before it.
+func issuedAt(p *Principal) time.Time {
+	if id, err := uuid.Parse(p.TokenID); err == nil && id.Version() == 7 {
+		sec, nsec := id.Time().UnixTime()
+		if t := time.Unix(sec, nsec); t.Truncate(time.Second).Equal(p.IssuedAt.Truncate(time.Second)) {
+			return t
+		}
+	}
+	return p.IssuedAt
 }
 
 // Len returns the number of live entries (sessions plus subjects).

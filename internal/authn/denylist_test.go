@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/errs"
 )
@@ -54,6 +56,43 @@ func TestDenyListSubjects(t *testing.T) {
 	if d.Revoked(before) || d.Len() != 0 {
 		t.Errorf("subject entry outlived the token lifetime")
 	}
+}
+
+// TestDenyListSubjectSameSecond: iat has whole seconds; a token whose jti
+// (a UUIDv7) says it was issued after the revocation, in the same second,
+// is not revoked, and one issued before it in that second is.
+func TestDenyListSubjectSameSecond(t *testing.T) {
+	c := newClock()
+	d := authn.NewDenyList(authn.DenyListOptions{TokenLifetime: 15 * time.Minute, Clock: c.Now})
+	second := c.Now().Truncate(time.Second)
+	revokedAt := second.Add(300 * time.Millisecond)
+	tokenAt := func(at time.Time) *authn.Principal {
+		id := v7At(t, at)
+		return &authn.Principal{Subject: "usr_1", TokenID: id.String(), IssuedAt: second}
+	}
+	d.RevokeSubject("usr_1", revokedAt)
+	if !d.Revoked(tokenAt(second.Add(100 * time.Millisecond))) {
+		t.Error("a token issued 200 ms before the revocation is not revoked")
+	}
+	if d.Revoked(tokenAt(second.Add(800 * time.Millisecond))) {
+		t.Error("a token issued 500 ms after the revocation is revoked")
+	}
+	if !d.Revoked(&authn.Principal{Subject: "usr_1", TokenID: "not-a-uuid", IssuedAt: second}) {
+		t.Error("without a UUIDv7 jti, iat's second must count as before the revocation")
+	}
+}
+
+// v7At returns a UUIDv7 whose timestamp is at (milliseconds).
+func v7At(t *testing.T, at time.Time) uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	ms := uint64(at.UnixMilli())
+	for i := range 6 {
+		id[i] = byte(ms >> (40 - 8*i))
+	}
+	id[6] = 0x70 // version 7
+	id[8] = 0x80 // RFC 9562 variant
+	return id
 }
 
 func TestDenyListBounded(t *testing.T) {
