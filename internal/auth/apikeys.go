@@ -172,7 +172,10 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *authn.Principal, id strin
 		if err := revokeAPIKey(ctx, tx, p.Subject, id, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, p.Subject, "api_key.revoked", id, nil)
+		if err := s.audit(ctx, tx, p.Subject, "api_key.revoked", id, nil); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, EventAPIKeyRevoked, id, APIKeyRevokedEvent{KeyID: id, Owner: p.Subject})
 	})
 }
 

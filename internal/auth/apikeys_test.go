@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bamhq/bam/internal/auth"
 	"github.com/bamhq/bam/internal/authn"
 )
 
@@ -95,6 +96,11 @@ func TestAPIKeys(t *testing.T) {
 
 		// Revoked: still cached for the TTL, rejected after it.
 		h.call("DELETE", "/v1/auth/keys/"+keyID, nil, access).expect(t, 204, "")
+		// What was opened with the key (realtime connections) ends on this.
+		var revoked auth.APIKeyRevokedEvent
+		if err := h.awaitEvent(auth.EventAPIKeyRevoked, keyID).DataAs(&revoked); err != nil || revoked.KeyID != keyID {
+			t.Fatalf("api_key.revoked: %+v, %v", revoked, err)
+		}
 		h.call("DELETE", "/v1/auth/keys/"+keyID, nil, access).expect(t, 404, "auth.api_key_not_found")
 		if got := status(read, key); got != 204 {
 			t.Fatalf("within the cache TTL: %d", got)

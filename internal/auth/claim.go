@@ -29,6 +29,15 @@ func (s *Service) claimAccount(ctx context.Context, tx *store.Tx, u User, how st
 	if err := s.revokeAllSessions(ctx, tx, u.ID, "unverified_account_claimed", now); err != nil {
 		return User{}, err
 	}
+	keys, err := apiKeysOf(ctx, tx, u.ID)
+	if err != nil {
+		return User{}, err
+	}
+	for _, k := range keys {
+		if err := s.emit(ctx, tx, EventAPIKeyRevoked, k.ID, APIKeyRevokedEvent{KeyID: k.ID, Owner: u.ID}); err != nil {
+			return User{}, err
+		}
+	}
 	for _, st := range []struct {
 		sql  string
 		args []any
@@ -49,8 +58,7 @@ func (s *Service) claimAccount(ctx context.Context, tx *store.Tx, u User, how st
 	if err := s.audit(ctx, tx, u.ID, "account.claimed", u.ID, map[string]any{"method": how}); err != nil {
 		return User{}, err
 	}
-	u, err := s.loadUser(ctx, tx, u.ID)
-	if err != nil {
+	if u, err = s.loadUser(ctx, tx, u.ID); err != nil {
 		return User{}, err
 	}
 	return u, s.emit(ctx, tx, EventUserUpdated, u.ID, userEvent(u))

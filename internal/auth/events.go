@@ -17,6 +17,7 @@ const (
 	EventSessionRevoked = "bam.auth.session.revoked" // SessionRevokedEvent (authn follows it)
 	EventLoginFailed    = "bam.auth.login.failed"    // LoginFailedEvent
 	EventMFAEnabled     = "bam.auth.mfa.enabled"     // UserEvent
+	EventAPIKeyRevoked  = "bam.auth.api_key.revoked" // APIKeyRevokedEvent: end what was opened with it
 )
 
 // UserEvent is the data of user.* and mfa.enabled events. It carries no
@@ -44,6 +45,14 @@ type SessionRevokedEvent struct {
 	SID string `json:"sid,omitempty"`
 	Sub string `json:"sub"`
 	All bool   `json:"all,omitempty"`
+}
+
+// APIKeyRevokedEvent is the data of api_key.revoked: the key's id (an API
+// key principal's TokenID) and its owner. Checks of the key fail within
+// the verifiers' cache time; connections opened with it (realtime) end.
+type APIKeyRevokedEvent struct {
+	KeyID string `json:"keyId"`
+	Owner string `json:"owner"`
 }
 
 // LoginFailedEvent is the data of login.failed. Email is included only

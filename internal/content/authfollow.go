@@ -14,20 +14,24 @@ import (
 const (
 	endUserDeleted    = "user_deleted"
 	endSessionRevoked = "session_revoked"
+	endKeyRevoked     = "api_key_revoked"
 )
 
-// FollowAuth reads the auth service's user.deleted and session.revoked
-// events until ctx is done, on every replica (bus.Follow: new messages
-// only), and ends this replica's realtime connections they concern: a
-// deleted user's (Hub.EndSubject, "user_deleted"), a revoked session's
-// (Hub.EndSession) or, for a revocation of every session of a user, that
-// user's (Hub.EndSubject), both "session_revoked". A connection keeps the
-// principal it opened with, so without this it would outlive the
-// revocation until its token expires. Run it in its own goroutine.
+// FollowAuth reads the auth service's user.deleted, session.revoked and
+// api_key.revoked events until ctx is done, on every replica (bus.Follow:
+// new messages only), and ends this replica's realtime connections they
+// concern: a deleted user's (Hub.EndSubject, "user_deleted"), a revoked
+// session's (Hub.EndSession) or, for a revocation of every session of a
+// user, that user's (Hub.EndSubject), both "session_revoked", and those
+// opened with a revoked API key (Hub.EndAPIKey, "api_key_revoked"). A
+// connection keeps the principal it opened with, so without this it would
+// outlive the revocation until its token expires — an API key's, never.
+// Run it in its own goroutine.
 func (s *Service) FollowAuth(ctx context.Context, b *bus.Bus) error {
 	prefix := "bam." + s.opts.AuthService + "."
 	return b.Follow(ctx, bus.FollowOptions{Service: s.opts.AuthService,
-		Subjects: []string{prefix + "user.deleted", prefix + "session.revoked"}, What: "realtime revocations"},
+		Subjects: []string{prefix + "user.deleted", prefix + "session.revoked", prefix + "api_key.revoked"},
+		What:     "realtime revocations"},
 		func(msg jetstream.Msg) { s.onAuthEvent(msg.Data(), prefix) })
 }
 
@@ -58,5 +62,14 @@ func (s *Service) onAuthEvent(data []byte, prefix string) {
 		case r.SessionID != "":
 			s.Hub.EndSession(r.SessionID, endSessionRevoked)
 		}
+	case "api_key.revoked":
+		var k struct {
+			KeyID string `json:"keyId"`
+		}
+		if err := ev.DataAs(&k); err != nil || k.KeyID == "" {
+			s.Log.Warn("content: api_key.revoked names no key", "event", ev.ID(), "err", err)
+			return
+		}
+		s.Hub.EndAPIKey(k.KeyID, endKeyRevoked)
 	}
 }

@@ -22,6 +22,15 @@ func (h *Hub) EndSession(sessionID string, reason string) {
 	h.endWhere(func(p *authn.Principal) bool { return p.SessionID == sessionID }, reason)
 }
 
+// EndAPIKey ends every connection opened with the API key of id
+// (Principal.TokenID of a key), as EndSubject does: the key was revoked.
+func (h *Hub) EndAPIKey(id string, reason string) {
+	if id == "" {
+		return
+	}
+	h.endWhere(func(p *authn.Principal) bool { return p.Kind == authn.KindAPIKey && p.TokenID == id }, reason)
+}
+
 // endWhere ends the connections whose principal match accepts.
 func (h *Hub) endWhere(match func(p *authn.Principal) bool, reason string) {
 	if reason == "" {

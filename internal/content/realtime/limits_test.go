@@ -110,6 +110,29 @@ func TestEndSubjectAndSession(t *testing.T) {
 	}
 }
 
+// TestEndAPIKey: a revoked key's connections end; another key's of the
+// same owner, and a user's session whose id is the key's, stay.
+func TestEndAPIKey(t *testing.T) {
+	hub, srv := newServer(t, realtime.Options{})
+	key := func(id string) sseRequest {
+		return sseRequest{user: "svc", header: http.Header{"X-Key": {id}}, subscribe: []string{"posts/*"}}
+	}
+	revoked, _ := connectSSE(t, srv, key("key_1"))
+	other, _ := connectSSE(t, srv, key("key_2"))
+	user, _ := connectSSE(t, srv, sseRequest{user: "svc", session: "key_1", subscribe: []string{"posts/*"}})
+	hub.EndAPIKey("", "nothing")
+	hub.EndAPIKey("key_1", "api_key_revoked")
+	if rest := revoked.expectEnd(t); len(rest) != 1 || rest[0].Data != `{"reason":"api_key_revoked"}` {
+		t.Fatalf("revoked key's stream: %+v", rest)
+	}
+	hub.Publish(seqChange(1, "posts", "p1", "public", true))
+	for _, s := range []*sseStream{other, user} {
+		if d := s.nextChange(t); d.Seq != 1 {
+			t.Fatalf("got %+v", d)
+		}
+	}
+}
+
 func TestMaxConnectionAgeEndsTheStream(t *testing.T) {
 	hub, srv := newServer(t, realtime.Options{MaxConnectionAge: 300 * time.Millisecond})
 	s, _ := connectSSE(t, srv, sseRequest{user: "svc", subscribe: []string{"posts/*"}}) // no expiry, like an API key
