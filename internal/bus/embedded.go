@@ -14,6 +14,9 @@ import (
 // startEmbedded runs a JetStream-enabled nats-server in this process. With no
 // Listen address it opens no socket: clients reach it through
 // nats.InProcessServer only.
+// EmbeddedSyncInterval is how often the embedded server flushes its store.
+const EmbeddedSyncInterval = time.Second
+
 func (b *Bus) startEmbedded() error {
 	dir := b.opts.DataDir
 	if dir == "" {
@@ -31,6 +34,13 @@ func (b *Bus) startEmbedded() error {
 		DontListen: b.opts.Listen == "",
 		// Leave room for large payloads without tuning; the default is 1 MiB.
 		MaxPayload: 8 << 20,
+		// The store is flushed to disk every EmbeddedSyncInterval instead
+		// of nats-server's two minutes: an event is acknowledged once in
+		// the OS's cache, and the outbox then deletes its row (a synced
+		// SQLite commit), so an OS crash or power loss loses at most this
+		// much of the stream. (SyncAlways would close the window at an
+		// fsync per message, about the disk's flush rate in events/s.)
+		SyncInterval: EmbeddedSyncInterval,
 	}
 	if b.opts.Listen != "" {
 		host, port, err := net.SplitHostPort(b.opts.Listen)
