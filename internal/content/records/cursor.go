@@ -20,10 +20,37 @@ const rankKey = "@rank"
 // and the row's value of every key of that order (id last) — or, when
 // those would not fit in a cursor (a long text sorted on), the row's id
 // only, whose values the next page reads from the row (cursorValues).
+//
+// A search ranked on SQLite pages by offset instead (Offset): FTS5's bm25
+// weighs a term by how rare it is in the whole table, so every write moves
+// the ranks, and a cursor holding the last rank found nothing after it
+// once other rows were written.
 type cursor struct {
 	Sort   string            `json:"s"`
 	Values []json.RawMessage `json:"v,omitempty"`
 	ID     string            `json:"i,omitempty"`
+	Offset int               `json:"o,omitempty"`
+}
+
+// offsetPaged reports whether lists in order o on dialect d page by
+// offset (see cursor).
+func offsetPaged(o order, d store.Dialect) bool { return d == store.SQLite && o.ranked() }
+
+// encodeOffsetCursor returns the cursor of the page at offset off.
+func encodeOffsetCursor(o order, off int) string {
+	return httpx.EncodeCursor(cursor{Sort: o.sig, Offset: off})
+}
+
+// decodeOffsetCursor reads a cursor of encodeOffsetCursor for order o.
+func decodeOffsetCursor(o order, s string) (int, error) {
+	var c cursor
+	if err := httpx.DecodeCursor(s, &c); err != nil {
+		return 0, err
+	}
+	if c.Sort != o.sig || c.Offset <= 0 || len(c.Values) > 0 || c.ID != "" {
+		return 0, invalidCursor(errors.New("the cursor was made for another sort"))
+	}
+	return c.Offset, nil
 }
 
 // encodeCursor returns the cursor after rec in order o.

@@ -54,9 +54,18 @@ func (s *Store) List(ctx context.Context, c *schema.Collection, q Query) (Page, 
 	}
 
 	out := Page{Items: items}
-	if p.paged {
+	switch {
+	case p.paged:
 		out.Page, out.PerPage = p.page, p.limit
-	} else if len(items) > p.limit {
+	case len(items) <= p.limit:
+	case offsetPaged(p.order, s.dialect):
+		out.Items = items[:p.limit]
+		off := 0
+		if q.Cursor != "" {
+			off, _ = decodeOffsetCursor(p.order, q.Cursor) // valid: listRows read it
+		}
+		out.NextCursor = encodeOffsetCursor(p.order, off+p.limit)
+	default:
 		out.Items = items[:p.limit]
 		if out.NextCursor, err = encodeCursor(p.order, items[p.limit-1]); err != nil {
 			return Page{}, fmt.Errorf("records: cursor: %w", err)
@@ -99,6 +108,13 @@ func (s *Store) listRows(ctx context.Context, db store.Querier, m *meta, p plan,
 	}
 	if cursor == "" {
 		return query("", nil, strconv.Itoa(p.limit+1))
+	}
+	if offsetPaged(p.order, s.dialect) {
+		off, err := decodeOffsetCursor(p.order, cursor)
+		if err != nil {
+			return nil, err
+		}
+		return query("", nil, strconv.Itoa(p.limit+1)+" OFFSET "+strconv.Itoa(off))
 	}
 	vals, id, err := decodeCursor(p.order, cursor, s.dialect)
 	if err == nil && id != "" {

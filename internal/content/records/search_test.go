@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bamhq/bam/internal/content/records"
@@ -39,6 +40,39 @@ func TestListSearchManyMatches(t *testing.T) {
 		p, err := e.s.List(e.ctx, c, records.Query{Search: "golang", Filter: q.Filter, Access: q.Access, Page: 2, PerPage: 50, Count: true})
 		if err != nil || p.TotalItems == nil || *p.TotalItems != int64(len(want)) || len(p.Items) != 50 {
 			t.Fatalf("page 2, counted: %d items, total %v, err %v; want 50 of %d", len(p.Items), p.TotalItems, err, len(want))
+		}
+	})
+}
+
+// TestSearchPagesAcrossWrites: the pages of a search list every match once
+// although rows were written between them (on SQLite every write moves
+// FTS5's ranks: a cursor holding the last rank found nothing after it).
+func TestSearchPagesAcrossWrites(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		c := e.collection(posts())
+		want := map[string]bool{}
+		for i := range 6 {
+			rec := e.insert(c, "", map[string]any{"title": "golang " + strings.Repeat("filler ", i*3),
+				"body": strings.Repeat("golang ", 6-i)})
+			want[rec["id"].(string)] = true
+		}
+		first, err := e.s.List(e.ctx, c, records.Query{Search: "golang", Limit: 3})
+		if err != nil || first.NextCursor == "" {
+			t.Fatalf("first page: %v, cursor %q", err, first.NextCursor)
+		}
+		for range 20 { // matching nothing, but every one changes the table's statistics
+			e.insert(c, "", map[string]any{"title": "rust", "body": strings.Repeat("other words here ", 30)})
+		}
+		second, err := e.s.List(e.ctx, c, records.Query{Search: "golang", Limit: 3, Cursor: first.NextCursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, rec := range append(first.Items, second.Items...) {
+			got[rec["id"].(string)] = true
+		}
+		if len(got) != len(want) || len(first.Items)+len(second.Items) != len(want) {
+			t.Fatalf("two pages listed %d rows (%d distinct), want the %d matches once each", len(first.Items)+len(second.Items), len(got), len(want))
 		}
 	})
 }
