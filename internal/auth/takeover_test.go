@@ -127,6 +127,9 @@ func TestEmailChangeReauthenticates(t *testing.T) {
 		_, token := mailLink(t, h.awaitMail(email), "magiclink")
 		access := h.verify(map[string]any{"type": "magiclink", "token": token}).expect(t, 200, "").str("access_token")
 		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "fresh@example.com"}, access).expect(t, 200, "")
+		// A first password is not set with a token, however recent: recovery does it.
+		h.call("PATCH", "/v1/auth/user", map[string]any{"password": "a password of my own"}, access).
+			expect(t, 400, "auth.invalid_credentials")
 		h.clock.Advance(11 * time.Minute)
 		h.call("PATCH", "/v1/auth/user", map[string]any{"email": "stale@example.com"}, access).
 			expect(t, 403, "auth.reauthentication_required")

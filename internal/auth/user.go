@@ -63,7 +63,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *authn.Principal, req Update
 		}
 	}
 	if req.Password != "" || req.Email != "" {
-		if err := s.reauthenticate(ctx, p, u, req.CurrentPassword); err != nil {
+		// A first password is set through recovery (a link mailed to the
+		// address), not with a token: a recent one could be a thief's.
+		if err := s.reauthenticate(ctx, p, u, req.CurrentPassword, req.Password == ""); err != nil {
 			return User{}, err
 		}
 	}
@@ -129,8 +131,9 @@ const recentSignIn = 10 * time.Minute
 // the caller holds the account and not only one of its access tokens
 // (which a thief could hold for its lifetime, and turn into the account
 // through an email change and a password reset): the current password,
-// when the account has one, else a sign-in within recentSignIn; and the
-// second factor (aal2) when MFA is on.
+// when the account has one, else (only when recent allows it: an email
+// change) a sign-in within recentSignIn; and the second factor (aal2) when
+// MFA is on.
 //
 // The password check is a guess at the account's password like a sign-in:
 // it spends an attempt of the account's sign-in allowance before comparing
@@ -138,9 +141,13 @@ const recentSignIn = 10 * time.Minute
 // allowance), and a right one forgives them. It is not counted against the
 // client's IP, which a user with a token could otherwise use to block
 // sign-ins from their whole network.
-func (s *Service) reauthenticate(ctx context.Context, p *authn.Principal, u User, current string) error {
+func (s *Service) reauthenticate(ctx context.Context, p *authn.Principal, u User, current string, recent bool) error {
 	if u.MFAEnabled && p.AAL != AAL2 {
 		return errAAL2Required
+	}
+	if u.passwordHash == "" && !recent {
+		return errs.E(errs.Invalid, "auth.invalid_credentials", "this account has no password: set one through password recovery").
+			WithField("currentPassword", "invalid", "the account has no password")
 	}
 	if u.passwordHash == "" {
 		sess, err := sessionByID(ctx, s.DB.SQL(), p.SessionID)

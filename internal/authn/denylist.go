@@ -115,10 +115,16 @@ func (d *DenyList) Revoked(p *Principal) bool {
 	}
 	if r, ok := d.subjects.Load(p.Subject); ok {
 		r := r.(subjectRevocation)
-		return d.now().Before(r.until) && !issuedAt(p).After(r.at)
+		return d.now().Before(r.until) && !issuedAt(p).After(r.at.Add(revocationMargin))
 	}
 	return false
 }
+
+// revocationMargin extends a subject's revocation a little past its time:
+// that time is taken when the revoking transaction starts, and a token
+// minted by a refresh serialized just before its commit, or on a replica
+// whose clock runs a little ahead, is issued after it.
+const revocationMargin = 250 * time.Millisecond
 
 // issuedAt is when p's token was issued, to the millisecond when its jti
 // is a UUIDv7 made in its iat's second (bam's are): iat alone has whole

@@ -59,8 +59,9 @@ func TestDenyListSubjects(t *testing.T) {
 }
 
 // TestDenyListSubjectSameSecond: iat has whole seconds; a token whose jti
-// (a UUIDv7) says it was issued after the revocation, in the same second,
-// is not revoked, and one issued before it in that second is.
+// (a UUIDv7) says it was issued after the revocation (and its margin), in
+// the same second, is not revoked, and one issued before it in that second
+// is.
 func TestDenyListSubjectSameSecond(t *testing.T) {
 	c := newClock()
 	d := authn.NewDenyList(authn.DenyListOptions{TokenLifetime: 15 * time.Minute, Clock: c.Now})
@@ -73,6 +74,9 @@ func TestDenyListSubjectSameSecond(t *testing.T) {
 	d.RevokeSubject("usr_1", revokedAt)
 	if !d.Revoked(tokenAt(second.Add(100 * time.Millisecond))) {
 		t.Error("a token issued 200 ms before the revocation is not revoked")
+	}
+	if !d.Revoked(tokenAt(second.Add(400 * time.Millisecond))) {
+		t.Error("a token issued 100 ms after the revocation's time (a refresh racing its transaction) is not revoked")
 	}
 	if d.Revoked(tokenAt(second.Add(800 * time.Millisecond))) {
 		t.Error("a token issued 500 ms after the revocation is revoked")

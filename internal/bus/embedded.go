@@ -11,12 +11,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// startEmbedded runs a JetStream-enabled nats-server in this process. With no
-// Listen address it opens no socket: clients reach it through
-// nats.InProcessServer only.
 // EmbeddedSyncInterval is how often the embedded server flushes its store.
 const EmbeddedSyncInterval = time.Second
 
+// startEmbedded runs a JetStream-enabled nats-server in this process. With no
+// Listen address it opens no socket: clients reach it through
+// nats.InProcessServer only.
 func (b *Bus) startEmbedded() error {
 	dir := b.opts.DataDir
 	if dir == "" {

@@ -86,7 +86,7 @@ type Auth struct {
 	RefreshReuseGrace    time.Duration `koanf:"refresh_reuse_grace" help:"A rotated refresh token used again within this window returns the same new one (tabs refreshing at once)"`
 	KeyRotation          time.Duration `koanf:"key_rotation" help:"Rotate the signing key this often (0: only with bam auth rotate-keys)"`
 	SigningAlg           string        `koanf:"signing_alg" help:"Access token signature: EdDSA or ES256"`
-	RequireVerifiedEmail bool          `koanf:"require_verified_email" help:"Refuse password sign-in until the email is verified"`
+	RequireVerifiedEmail bool          `koanf:"require_verified_email" help:"Refuse sign-in (password, social) until the email is verified"`
 	MailURL              string        `koanf:"mail_url" secret:"url" help:"smtp://user:pass@host:587 or smtps://…; empty: mails written to data_dir/mail and logged"`
 	MailFrom             string        `koanf:"mail_from" help:"Sender address of auth mails"`
 	BreachedPasswords    string        `koanf:"breached_passwords" help:"Path of a local breached-password list (SHA-1 HASH:COUNT lines); empty: no check"`

@@ -41,7 +41,7 @@ func (s *Service) handleUserDeleted(ctx context.Context, tx *store.Tx, ev bus.Ev
 	}
 	// The collections another replica made since this one last looked are
 	// to be forgotten in too: the event is done once this commits.
-	if _, err := s.Registry.Refresh(ctx); err != nil {
+	if _, err := s.Registry.RefreshFrom(ctx, tx); err != nil {
 		return err
 	}
 	deleted, changed, err := s.Records.ForgetOwner(ctx, tx, u.ID)

@@ -101,11 +101,10 @@ func noTransform(h http.Header) bool {
 // the first byte of the body, so for such a response a flush before any
 // byte (an SSE stream opening, ReverseProxy flushing the head) first
 // writes nothing through it, which makes it send the head at once.
-// A response gzhttp may compress gets its strong ETag weakened, as
-// brotliWriter does (the encoded bytes differ from the identity body's,
-// and a strong validator would let If-Range join ranges of both); weak
-// comparison still answers If-None-Match. One too small to be compressed
-// keeps it weak too: gzhttp decides only after the head is set.
+// (gzip and zstd responses keep the upstream's ETag: this writer runs
+// before gzhttp decides to compress, and weakening every tag here would
+// make If-Match, which compares strongly, fail on every write that sends
+// back what a GET answered.)
 type noTransformWriter struct {
 	http.ResponseWriter
 	checked, plain, wrote bool
@@ -115,14 +114,9 @@ func (w *noTransformWriter) check() {
 	if !w.checked {
 		w.checked = true
 		h := w.Header()
-		switch ct := h.Get("Content-Type"); {
-		case noTransform(h) || (ct != "" && !compressible(ct)):
+		if ct := h.Get("Content-Type"); noTransform(h) || (ct != "" && !compressible(ct)) {
 			h.Set(gzhttp.HeaderNoCompression, "1")
 			w.plain = true
-		case h.Get("Content-Encoding") == "":
-			if etag := h.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
-				h.Set("ETag", "W/"+etag)
-			}
 		}
 	}
 }

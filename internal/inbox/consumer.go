@@ -13,6 +13,7 @@ import (
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/store"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -39,7 +40,8 @@ type Consumer struct {
 	Bus      *bus.Bus
 	Logger   *slog.Logger
 	// MaxDeliver is how many deliveries a failing event gets before it is
-	// dead-lettered; default 5.
+	// dead-lettered; default 5. A failure that says nothing against the
+	// event (transient: the database unavailable, Stop) is retried past it.
 	MaxDeliver int
 	// Backoff[i] is the wait before delivery i+2 after a failure; the last
 	// entry repeats. Default 1s, 5s, 15s, 30s.
@@ -214,6 +216,9 @@ func (c *Consumer) run(ctx context.Context) {
 			case <-c.quit:
 				return
 			default:
+			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				return // the bus is closed for good: nothing to reopen on
 			}
 			if !c.reopen(ctx) {
 				return

@@ -15,6 +15,13 @@ import (
 	"github.com/bamhq/bam/internal/store"
 )
 
+// errOtherRelay ends a pass that found another replica relaying.
+var errOtherRelay = errors.New("outbox: another replica is relaying")
+
+// otherRelayWait is how soon a replica that found another relaying tries
+// again.
+const otherRelayWait = 100 * time.Millisecond
+
 // row is one claimed outbox row.
 type row struct {
 	seq int64
@@ -34,6 +41,10 @@ func (o *Outbox) run(ctx context.Context) {
 		}
 		wait := o.opts.PollInterval
 		switch {
+		case errors.Is(err, errOtherRelay):
+			// Soon again: its pass may have begun before this replica's
+			// commit woke it, and the gauges are the other replica's to set.
+			backoff, wait = 0, min(wait, otherRelayWait)
 		case err != nil && sent == 0:
 			backoff = min(max(2*backoff, 100*time.Millisecond), o.opts.MaxBackoff)
 			wait = backoff
@@ -46,7 +57,9 @@ func (o *Outbox) run(ctx context.Context) {
 		default:
 			backoff = 0
 		}
-		o.metrics.update(ctx, o.db, claimed)
+		if !errors.Is(err, errOtherRelay) {
+			o.metrics.update(ctx, o.db, claimed)
+		}
 		select {
 		case <-o.quit:
 			return
@@ -84,8 +97,10 @@ func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 		err = o.db.InTx(ctx, func(tx *store.Tx) error {
 			var mine bool
 			if err := tx.QueryRowContext(ctx,
-				`SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.bam_outbox'))`).Scan(&mine); err != nil || !mine {
-				return err // another replica is relaying: its pass publishes these rows in order
+				`SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.bam_outbox'))`).Scan(&mine); err != nil {
+				return err
+			} else if !mine {
+				return errOtherRelay // its pass publishes these rows, in order
 			}
 			rows, err := o.claim(ctx, tx, " FOR UPDATE SKIP LOCKED")
 			claimed = len(rows)

@@ -89,6 +89,9 @@ func decodeCursor(o order, s string, d store.Dialect) (vals []any, id string, er
 		return nil, "", err
 	}
 	if c.Sort == o.sig && len(c.Values) == 0 && c.ID != "" && !o.ranked() {
+		if !storable(c.ID) {
+			return nil, "", invalidCursor(errors.New("not an id"))
+		}
 		return nil, c.ID, nil
 	}
 	if c.Sort != o.sig || len(c.Values) != len(o.keys) {

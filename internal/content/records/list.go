@@ -118,7 +118,7 @@ func (s *Store) listRows(ctx context.Context, db store.Querier, m *meta, p plan,
 	}
 	vals, id, err := decodeCursor(p.order, cursor, s.dialect)
 	if err == nil && id != "" {
-		vals, err = cursorValues(ctx, db, m, exprs, id)
+		vals, err = cursorValues(ctx, db, m, w, exprs, id)
 	}
 	if err != nil {
 		return nil, err
@@ -137,16 +137,22 @@ func (s *Store) listRows(ctx context.Context, db store.Querier, m *meta, p plan,
 }
 
 // cursorValues reads the values of the sort keys exprs of row id, for a
-// cursor that holds the id only; the row must still exist.
-func cursorValues(ctx context.Context, db store.Querier, m *meta, exprs []string, id string) ([]any, error) {
+// cursor that holds the id only. The row must still be one of the list's:
+// it is read under the list's conditions w (filter and access rule), so a
+// forged cursor naming a row the caller may not list tells nothing of it —
+// gone, hidden or filtered out, the cursor is invalid.
+func cursorValues(ctx context.Context, db store.Querier, m *meta, w filter, exprs []string, id string) ([]any, error) {
 	vals := make([]any, len(exprs))
 	ptrs := make([]any, len(exprs))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err := db.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+m.table+` t WHERE t."id" = $1`, id).Scan(ptrs...)
+	var b strings.Builder
+	b.WriteString("SELECT " + strings.Join(exprs, ", ") + " FROM " + m.table + " t" + w.join)
+	writeWhere(&b, append(w.conds[:len(w.conds):len(w.conds)], `t."id" = $`+strconv.Itoa(len(w.args)+1)))
+	err := db.QueryRowContext(ctx, b.String(), append(w.args[:len(w.args):len(w.args)], id)...).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, invalidCursor(errors.New("the record the cursor is after is gone"))
+		return nil, invalidCursor(errors.New("the record the cursor is after is not in the list"))
 	}
 	return vals, err
 }

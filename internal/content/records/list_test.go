@@ -202,6 +202,16 @@ func TestKeysetPagingLongValues(t *testing.T) {
 		if _, err := e.s.List(e.ctx, c, records.Query{Sort: []string{"body"}, Limit: 1, Cursor: p.NextCursor}); errs.CodeOf(err) != records.CodeInvalidCursor {
 			t.Fatalf("cursor after a deleted row: %v, want %s", err, records.CodeInvalidCursor)
 		}
+		// A forged cursor naming a row the list does not hold (here filtered
+		// out) tells nothing about it: invalid, as for a row that is gone.
+		other := e.insert(c, "", map[string]any{"title": "other", "body": "zzz"})
+		forged := httpx.EncodeCursor(map[string]any{"s": "body,id", "i": other["id"]})
+		if _, err := e.s.List(e.ctx, c, records.Query{Sort: []string{"body"}, Filter: e.node(c, `title = "t"`), Limit: 1, Cursor: forged}); errs.CodeOf(err) != records.CodeInvalidCursor {
+			t.Fatalf("cursor naming a row the filter hides: %v, want %s", err, records.CodeInvalidCursor)
+		}
+		if _, err := e.s.List(e.ctx, c, records.Query{Sort: []string{"body"}, Limit: 1, Cursor: forged}); err != nil {
+			t.Fatalf("the same cursor on a list holding the row: %v", err)
+		}
 	})
 }
 

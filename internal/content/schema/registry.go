@@ -53,14 +53,16 @@ func (r *Registry) publish(s *Snapshot) {
 
 // Load (re)reads every definition from the database: at start, and when
 // another replica changed one.
-func (r *Registry) Load(ctx context.Context) error {
+func (r *Registry) Load(ctx context.Context) error { return r.loadFrom(ctx, r.db.SQL()) }
+
+func (r *Registry) loadFrom(ctx context.Context, q store.Querier) error {
 	// The generation first: the definitions read next are then at least
 	// that new, so a snapshot is never older than its generation says.
-	gen, err := readGeneration(ctx, r.db.SQL())
+	gen, err := readGeneration(ctx, q)
 	if err != nil {
 		return err
 	}
-	cs, err := readCatalogue(ctx, r.db.SQL())
+	cs, err := readCatalogue(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -71,15 +73,19 @@ func (r *Registry) Load(ctx context.Context) error {
 // Refresh reloads the definitions if another process changed them since
 // the registry last saw them, and reports whether it did. It costs one
 // small query: cheap enough to poll.
-func (r *Registry) Refresh(ctx context.Context) (bool, error) {
-	gen, err := readGeneration(ctx, r.db.SQL())
+func (r *Registry) Refresh(ctx context.Context) (bool, error) { return r.RefreshFrom(ctx, r.db.SQL()) }
+
+// RefreshFrom is Refresh reading through q: a transaction's, for a caller
+// inside one (on SQLite with one connection, the pool has no other).
+func (r *Registry) RefreshFrom(ctx context.Context, q store.Querier) (bool, error) {
+	gen, err := readGeneration(ctx, q)
 	if err != nil {
 		return false, err
 	}
 	if gen <= r.cur.Load().gen {
 		return false, nil
 	}
-	return true, r.Load(ctx)
+	return true, r.loadFrom(ctx, q)
 }
 
 // Get returns the committed definition of name (shared: read-only).
