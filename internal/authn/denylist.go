@@ -115,7 +115,7 @@ func (d *DenyList) Revoked(p *Principal) bool {
 	}
 	if r, ok := d.subjects.Load(p.Subject); ok {
 		r := r.(subjectRevocation)
-		return d.now().Before(r.until) && !issuedAt(p).After(r.at.Add(revocationMargin))
+		return d.now().Before(r.until) && !IssuedAt(p).After(r.at.Add(revocationMargin))
 	}
 	return false
 }
@@ -126,11 +126,11 @@ func (d *DenyList) Revoked(p *Principal) bool {
 // whose clock runs a little ahead, is issued after it.
 const revocationMargin = 250 * time.Millisecond
 
-// issuedAt is when p's token was issued, to the millisecond when its jti
+// IssuedAt is when p's token was issued, to the millisecond when its jti
 // is a UUIDv7 made in its iat's second (bam's are): iat alone has whole
 // seconds, so a token issued just after a revocation, in the same second,
 // would be taken for one issued before it.
-func issuedAt(p *Principal) time.Time {
+func IssuedAt(p *Principal) time.Time {
 	if id, err := uuid.Parse(p.TokenID); err == nil && id.Version() == 7 {
 		sec, nsec := id.Time().UnixTime()
 		if t := time.Unix(sec, nsec); t.Truncate(time.Second).Equal(p.IssuedAt.Truncate(time.Second)) {

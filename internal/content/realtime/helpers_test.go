@@ -79,13 +79,16 @@ func parseFilter(f string) (func(map[string]any) (bool, error), error) {
 // withPrincipal stands in for authn.Middleware: header X-User names the
 // subject (none: anonymous), X-Session its session, X-Expires (RFC 3339)
 // its expiry, X-Key the id of the API key it came with (then it is a key's
-// principal).
+// principal), X-Issued (RFC 3339) when its token was issued.
 func withPrincipal(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u := r.Header.Get("X-User"); u != "" {
 			p := &authn.Principal{Kind: authn.KindUser, Subject: u, SessionID: r.Header.Get("X-Session")}
 			if key := r.Header.Get("X-Key"); key != "" {
 				p.Kind, p.TokenID = authn.KindAPIKey, key
+			}
+			if at := r.Header.Get("X-Issued"); at != "" {
+				p.IssuedAt, _ = time.Parse(time.RFC3339Nano, at)
 			}
 			if e := r.Header.Get("X-Expires"); e != "" {
 				p.ExpiresAt, _ = time.Parse(time.RFC3339Nano, e)

@@ -30,6 +30,7 @@ type Hub struct {
 	mu      sync.Mutex
 	clients map[string]*client
 	perKey  map[string]int // open connections by client.key
+	ended   ended          // recent EndSubject/EndSession/EndAPIKey (end.go)
 	conns   sync.WaitGroup // running connections, for Close
 }
 
@@ -171,6 +172,9 @@ func (h *Hub) register(c *client, subs []*sub, lastID *string) (start, error) {
 	defer h.mu.Unlock()
 	if h.closed.Load() {
 		return start{}, errs.E(errs.Unavailable, CodeUnavailable, "The realtime service is shutting down; reconnect.")
+	}
+	if h.ended.covers(c.principal, h.opts.Clock()) {
+		return start{}, errEnded()
 	}
 	if limit := h.opts.MaxConnectionsPerSubject; limit > 0 && h.perKey[c.key] >= limit {
 		refusedConnections.Inc()

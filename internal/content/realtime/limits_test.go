@@ -133,6 +133,33 @@ func TestEndAPIKey(t *testing.T) {
 	}
 }
 
+// TestEndedCredentialsStayOut: a connection authenticated before a
+// revocation reached this replica, registering after the hub ended the
+// revoked ones, is refused too (401): a session, a key, or a subject's
+// tokens issued up to the end. A token issued after it gets in.
+func TestEndedCredentialsStayOut(t *testing.T) {
+	hub, srv := newServer(t, realtime.Options{})
+	hub.EndSession("ses_1", "session_revoked")
+	hub.EndAPIKey("key_1", "api_key_revoked")
+	hub.EndSubject("carol", "user_deleted")
+	for name, sr := range map[string]sseRequest{
+		"session": {user: "alice", session: "ses_1"},
+		"key":     {user: "svc", header: http.Header{"X-Key": {"key_1"}}},
+		"subject": {user: "carol", session: "ses_9", header: http.Header{"X-Issued": {time.Now().Add(-time.Minute).Format(time.RFC3339Nano)}}},
+	} {
+		if _, resp := dialSSE(t, srv, sr); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s ended: a new connection got %d, want 401", name, resp.StatusCode)
+		}
+	}
+	later := sseRequest{user: "carol", session: "ses_10", header: http.Header{"X-Issued": {time.Now().Add(time.Second).Format(time.RFC3339Nano)}}}
+	if _, resp := dialSSE(t, srv, later); resp.StatusCode != http.StatusOK {
+		t.Errorf("a token issued after the end: %d, want 200", resp.StatusCode)
+	}
+	if _, resp := dialSSE(t, srv, sseRequest{user: "alice", session: "ses_2"}); resp.StatusCode != http.StatusOK {
+		t.Errorf("another session of the same user: %d, want 200", resp.StatusCode)
+	}
+}
+
 func TestMaxConnectionAgeEndsTheStream(t *testing.T) {
 	hub, srv := newServer(t, realtime.Options{MaxConnectionAge: 300 * time.Millisecond})
 	s, _ := connectSSE(t, srv, sseRequest{user: "svc", subscribe: []string{"posts/*"}}) // no expiry, like an API key

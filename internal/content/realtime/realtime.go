@@ -198,4 +198,5 @@ const (
 	CodeNotFound             = "content.not_found"
 	CodeUnavailable          = "content.realtime_unavailable"
 	CodeTooManyConnections   = "content.too_many_connections"
+	CodeEnded                = "content.credential_revoked"
 )
