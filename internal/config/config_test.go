@@ -145,19 +145,21 @@ func TestMissingExplicitFile(t *testing.T) {
 
 func TestPrintMasksSecrets(t *testing.T) {
 	c := config.Defaults()
-	c.Database.URL = "postgres://bam:hunter2@db.internal:5432/bam?sslmode=disable"
+	c.Database.URL = "postgres://bam:hunter2@db.internal:5432/bam?sslmode=disable&sslpassword=keypass"
 	c.Redis.URL = "redis://:s3cret@cache:6379/0"
+	// Several NATS servers, the second with its own password; token auth.
+	c.NATS.URL = "nats://u:p1@a:4222,nats://u:natspw2@b:4222,nats://NATSTOKEN@c:4222"
 	var out bytes.Buffer
 	if err := config.Print(&out, c); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, secret := range []string{"hunter2", "s3cret"} {
+	for _, secret := range []string{"hunter2", "s3cret", "keypass", "natspw2", "NATSTOKEN"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("config print shows %q:\n%s", secret, s)
 		}
 	}
-	for _, want := range []string{"db.internal:5432", "bam:*****@", "addr: :8080"} {
+	for _, want := range []string{"db.internal:5432", "bam:*****@", "sslmode=disable", "addr: :8080"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("config print lacks %q:\n%s", want, s)
 		}
