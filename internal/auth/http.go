@@ -145,11 +145,10 @@ func decodeTokenRequest(w http.ResponseWriter, r *http.Request) (tokenRequest, e
 	if mt != "application/x-www-form-urlencoded" {
 		return req, httpx.DecodeJSON(w, r, &req)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return req, errs.Wrap(err, errs.Invalid, "auth.invalid_request", "the form body could not be read")
+	f, err := readForm(w, r)
+	if err != nil {
+		return req, err
 	}
-	f := r.PostForm
 	return tokenRequest{GrantType: f.Get("grant_type"), Username: f.Get("username"), Password: f.Get("password"),
 		RefreshToken: f.Get("refresh_token"), Scope: f.Get("scope"), Code: f.Get("code"),
 		RedirectURI: f.Get("redirect_uri"), CodeVerifier: f.Get("code_verifier"), ClientID: f.Get("client_id"),

@@ -109,9 +109,5 @@ func (s *Service) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // readForm reads a size-limited form body (these endpoints are form-only,
 // as RFC 7009 and RFC 7662 define them).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return nil, errs.Wrap(err, errs.Invalid, "auth.invalid_request", "the form body could not be read")
-	}
-	return r.PostForm, nil
+	return httpx.ReadForm(w, r, 64<<10, "auth.invalid_request")
 }

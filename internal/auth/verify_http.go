@@ -206,11 +206,10 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (VerifyRequest,
 	if mt != "application/x-www-form-urlencoded" {
 		return req, httpx.DecodeJSON(w, r, &req)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return req, errs.Wrap(err, errs.Invalid, "auth.invalid_request", "the form body could not be read")
+	f, err := readForm(w, r)
+	if err != nil {
+		return req, err
 	}
-	f := r.PostForm
 	return VerifyRequest{Type: f.Get("type"), Token: f.Get("token"), Email: f.Get("email"), Code: f.Get("code"),
 		Password: f.Get("password")}, nil
 }

@@ -68,6 +68,7 @@ func DecodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts Decode
 	if r.Body == nil {
 		return errs.E(errs.Invalid, "request.empty_body", "The request body is empty.")
 	}
+	lift := bodyDeadline(w)
 	body := &readErrRecorder{r: http.MaxBytesReader(w, r.Body, limit)}
 	dec := json.NewDecoder(body)
 	if !opts.AllowUnknownFields {
@@ -83,6 +84,7 @@ func DecodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts Decode
 		}
 		return errs.E(errs.Invalid, "request.invalid_json", "The body must hold a single JSON value; found data after it.")
 	}
+	lift()
 	return nil
 }
 
