@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
@@ -101,7 +102,9 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, pw string) (created bo
 	now := s.now()
 	err = s.DB.InTx(ctx, func(tx *store.Tx) error {
 		created = false
-		if _, err := roleByName(ctx, tx, AdminRole); errors.Is(err, errRoleNotFound) {
+		role, err := roleByName(ctx, tx, AdminRole)
+		switch {
+		case errors.Is(err, errRoleNotFound):
 			r := Role{Name: AdminRole, Description: "Administrators: every permission",
 				Permissions: []string{"admin"}, CreatedAt: now, UpdatedAt: now}
 			if err := insertRole(ctx, tx, r); err != nil {
@@ -110,8 +113,18 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, pw string) (created bo
 			if err := s.audit(ctx, tx, "", "role.created", AdminRole, map[string]any{"by": "cli"}); err != nil {
 				return err
 			}
-		} else if err != nil {
+		case err != nil:
 			return err
+		case !slices.Contains(role.Permissions, "admin"):
+			// The role was edited through the API: the command that recovers
+			// an administrator must give one, so the permission comes back.
+			role.Permissions, role.UpdatedAt = append(role.Permissions, "admin"), now
+			if err := updateRole(ctx, tx, role); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, "", "role.updated", AdminRole, map[string]any{"by": "cli", "restored": "admin"}); err != nil {
+				return err
+			}
 		}
 		u, err := userByEmail(ctx, tx, email)
 		event := EventUserUpdated

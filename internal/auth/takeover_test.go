@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,23 @@ func TestEnsureAdminSignsOutTheOldHolder(t *testing.T) {
 		me := h.call("GET", "/v1/auth/user", nil, h.signIn(email, "a new admin password").expect(t, 200, "").str("access_token"))
 		if me.Body["emailVerified"] != true {
 			t.Fatalf("admin account not verified: %s", me.Raw)
+		}
+	})
+}
+
+// TestEnsureAdminRestoresTheRole: when the admin role lost its admin
+// permission through the API, `bam admin create` gives it back, so the
+// command recovers an administrator as it says.
+func TestEnsureAdminRestoresTheRole(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		admin := h.adminToken()
+		h.call("PATCH", "/v1/auth/admin/roles/admin", map[string]any{"permissions": []string{"posts.read"}}, admin).expect(t, 200, "")
+		if _, err := h.svc.EnsureAdmin(t.Context(), "boss@example.com", "a new admin password"); err != nil {
+			t.Fatal(err)
+		}
+		tok := h.signIn("boss@example.com", "a new admin password").expect(t, 200, "").str("access_token")
+		if perms := strs(jwtClaims(t, tok)["permissions"]); !slices.Contains(perms, "admin") {
+			t.Fatalf("permissions after admin create: %v, want admin", perms)
 		}
 	})
 }
