@@ -49,6 +49,9 @@ type Report struct {
 	Errors                   []string
 }
 
+// MaxRate is the highest rate Run paces (requests/s).
+const MaxRate = 10_000_000
+
 // Run sends load as o describes until o.Duration passes or ctx ends.
 func Run(ctx context.Context, o Options) (Report, error) {
 	if err := o.defaults(); err != nil {
@@ -126,8 +129,10 @@ func (o *Options) defaults() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("loadtest: target %q: want an http:// or https:// URL", o.URL)
 	}
-	if o.Rate < 0 {
-		return fmt.Errorf("loadtest: rate %v: want 0 (as fast as possible) or more", o.Rate)
+	// The pacer counts whole requests per second: a rate that rounds to
+	// 0 would be read as no limit, one past MaxRate divides by zero in it.
+	if o.Rate < 0 || (o.Rate > 0 && o.Rate < 1) || o.Rate > MaxRate || o.Rate != o.Rate {
+		return fmt.Errorf("loadtest: rate %v: want 0 (as fast as possible), or from 1 to %g requests/s", o.Rate, float64(MaxRate))
 	}
 	if o.Method == "" {
 		o.Method = http.MethodGet

@@ -51,6 +51,8 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		{URL: "127.0.0.1:8080"},
 		{URL: "file:///etc/passwd"},
 		{URL: "http://127.0.0.1:1/", Rate: -1},
+		{URL: "http://127.0.0.1:1/", Rate: 0.4}, // rounds to 0: vegeta's "unlimited"
+		{URL: "http://127.0.0.1:1/", Rate: 2e9}, // divides by zero in vegeta's pacer
 	} {
 		if _, err := loadtest.Run(context.Background(), o); err == nil {
 			t.Errorf("%+v: no error", o)

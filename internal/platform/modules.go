@@ -116,12 +116,14 @@ func (w *withListener) Stop(ctx context.Context) error {
 }
 
 // withProbes adds /readyz and /healthz beside the API, so a gateway's
-// health checks reach the same port its requests do.
+// health checks reach the same port its requests do. Why a service is not
+// ready (a database host, a user name in a driver's error) is told on the
+// ops listener's /readyz, not here, where the API's clients reach.
 func (w *withListener) withProbes(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
 		if err := w.Ready(r.Context()); err != nil {
-			http.Error(rw, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			http.Error(rw, "not ready", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = rw.Write([]byte("ok\n"))
