@@ -84,7 +84,9 @@ func apiKeyOwner(p *authn.Principal) error {
 }
 
 // CreateAPIKey makes a key for the caller with at most the caller's
-// permissions (as of now, not as of the token).
+// permissions as of now (a user's token may predate a role granted since);
+// a service account's, also at most its token's: a token narrowed by scope
+// must not mint a key wider than itself.
 func (s *Service) CreateAPIKey(ctx context.Context, p *authn.Principal, req APIKeyRequest) (APIKey, error) {
 	if err := apiKeyOwner(p); err != nil {
 		return APIKey{}, err
@@ -107,10 +109,16 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *authn.Principal, req APIK
 	if err != nil {
 		return APIKey{}, err
 	}
-	if missing, ok := covers(held, perms); !ok {
-		return APIKey{}, errs.E(errs.Forbidden, "auth.permission_not_held",
-			"you cannot give a key the permission %q: you do not hold it", missing).
-			WithField("permissions", "not_held", "at most your own permissions")
+	limits := [][]string{held}
+	if p.Kind == authn.KindService {
+		limits = append(limits, p.Permissions)
+	}
+	for _, have := range limits {
+		if missing, ok := covers(have, perms); !ok {
+			return APIKey{}, errs.E(errs.Forbidden, "auth.permission_not_held",
+				"you cannot give a key the permission %q: you (or this token) do not hold it", missing).
+				WithField("permissions", "not_held", "at most your own permissions")
+		}
 	}
 	short := randomShort()
 	k := apiKeyRow{APIKey: APIKey{ID: newID(), Name: name, Prefix: authn.APIKeyPrefix + short,

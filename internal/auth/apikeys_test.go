@@ -175,9 +175,15 @@ func TestClientCredentials(t *testing.T) {
 		// The body works as well as Basic; scope narrows.
 		narrow := h.call("POST", "/v1/auth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id},
 			"client_secret": {secret}, "scope": {"analytics.read"}}, "").expect(t, 200, "")
-		if p := strs(jwtClaims(t, narrow.str("access_token"))["permissions"]); !slices.Equal(p, []string{"analytics.read"}) {
-			t.Fatalf("narrowed permissions = %v", p)
+		if c := jwtClaims(t, narrow.str("access_token")); !slices.Equal(strs(c["permissions"]), []string{"analytics.read"}) ||
+			len(strs(c["roles"])) != 0 {
+			t.Fatalf("narrowed token: permissions %v, roles %v; want the scope only", c["permissions"], c["roles"])
 		}
+		// Nor can the narrowed token mint a key wider than itself.
+		h.call("POST", "/v1/auth/keys", map[string]any{"name": "wider", "permissions": []string{"content.posts.read"}},
+			narrow.str("access_token")).expect(t, 403, "auth.permission_not_held")
+		h.call("POST", "/v1/auth/keys", map[string]any{"name": "as narrow", "permissions": []string{"analytics.read"}},
+			narrow.str("access_token")).expect(t, 201, "")
 		h.call("POST", "/v1/auth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id},
 			"client_secret": {secret}, "scope": {"admin"}}, "").expect(t, 400, "auth.invalid_scope")
 
