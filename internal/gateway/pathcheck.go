@@ -14,7 +14,9 @@ import (
 // is kept), or whose escaped form hides a dot, a slash or a backslash
 // (%2e, %2f, %5c, \). Routes match on the path as sent, so such a path
 // could reach a route other than the one it names once an upstream
-// resolves it: /v1/pub/../admin/x must not match /v1/pub/.
+// resolves it: /v1/pub/../admin/x must not match /v1/pub/. A segment that
+// is a dot segment once its matrix parameters are dropped (/..;x/, which
+// Tomcat, Jetty and Spring resolve as ..) is refused too.
 func badPath(r *http.Request) bool {
 	p := r.URL.Path
 	if p == "" {
@@ -22,6 +24,13 @@ func badPath(r *http.Request) bool {
 	}
 	if strings.ContainsRune(p, '\\') {
 		return true
+	}
+	if strings.Contains(p, ";") {
+		for seg := range strings.SplitSeq(p, "/") {
+			if name, _, ok := strings.Cut(seg, ";"); ok && (name == "." || name == "..") {
+				return true
+			}
+		}
 	}
 	clean := path.Clean(p)
 	if strings.HasSuffix(p, "/") && clean != "/" {

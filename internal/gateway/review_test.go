@@ -59,6 +59,10 @@ func TestPathNormalisation(t *testing.T) {
 		{"/v1/pub/a\\b", 400},
 		{"/v1/pub//x", 400},
 		{"/v1/pub/./x", 400},
+		{"/v1/pub/..;/admin", 400}, // Tomcat, Jetty, Spring: ..;x is ..
+		{"/v1/pub/..%3b/admin", 400},
+		{"/v1/pub/.;x/admin", 400},
+		{"/v1/pub/a;b/x", 200}, // a matrix parameter on a plain segment is the upstream's business
 		{"/v1/orders/../admin", 400},
 		{"/v1/orders/42", 200},
 		{"/api", 200},
