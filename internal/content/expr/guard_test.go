@@ -80,6 +80,9 @@ var userRules = []string{
 	`id = @request.auth.id`,
 	`id = @request.auth.id || friend = @request.auth.id || friend.friend = @request.auth.id`, // recursion, until the hops run out
 	`"editor" in @request.auth.roles || age > 20 || skills ~ "go" || profile ~ "o"`,
+	// A multi field equal to one value: PostgreSQL's @> shortcut, which
+	// must read the related row, not the outer one.
+	`skills = "go"`,
 }
 
 // guardedCallers are the callers the guarded differential runs as.

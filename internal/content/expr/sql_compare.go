@@ -93,7 +93,7 @@ func (g *gen) contains(c *cCmp, l, r operandSQL) (pred, bool) {
 	if err != nil {
 		return pred{}, false
 	}
-	col := `"t".` + quoteIdent(field.hops[0].Column)
+	col := g.base + "." + quoteIdent(field.hops[0].Column) // the row read: "t", or a related one inside its view rule
 	return pred{
 		frag:     frag{sql: col + " @> CAST(CAST(" + mark + " AS text) AS jsonb)", args: []any{string(arr)}},
 		nullable: []string{col},
