@@ -296,3 +296,29 @@ func TestAPIKeyCheckNamesTheClient(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteLimitsAreTheRoutes: two routes on one prefix, for other
+// methods, have buckets of their own — GETs do not spend the POST route's
+// budget, and one POST does not block GETs, per client or per route.
+func TestRouteLimitsAreTheRoutes(t *testing.T) {
+	up := echoServer(t, "orders")
+	for _, per := range []string{"ip", "route"} {
+		srv, _ := front(t, fmt.Sprintf(`gateway:
+  rate_limit: {rps: 0}
+  routes:
+    - {path: /v1/orders/, upstream: %[1]s, auth: none, methods: [GET], rate_limit: {per: %[2]s, rps: 100, burst: 100}}
+    - {path: /v1/orders/, upstream: %[1]s, auth: none, methods: [POST], rate_limit: {per: %[2]s, rps: 0.01, burst: 1}}
+`, up, per))
+		for range 3 {
+			if resp, _ := do(t, "GET", srv.URL+"/v1/orders/1", nil); resp.StatusCode != 200 {
+				t.Fatalf("per %s: GET %d", per, resp.StatusCode)
+			}
+		}
+		if resp, _ := do(t, "POST", srv.URL+"/v1/orders/", nil); resp.StatusCode == 429 {
+			t.Fatalf("per %s: the first POST was refused: the GETs spent its bucket", per)
+		}
+		if resp, _ := do(t, "GET", srv.URL+"/v1/orders/1", nil); resp.StatusCode != 200 {
+			t.Fatalf("per %s: a GET after the POST got %d: the POST's bucket blocks it", per, resp.StatusCode)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -71,7 +72,7 @@ func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, pre bool, ne
 	newScoped := func(l Limit, scope, suffix string) scoped {
 		var fixed string
 		if l.Per == PerRoute {
-			fixed = "route:" + r.Prefix + suffix
+			fixed = "route:" + routeID(r) + suffix
 		}
 		return scoped{Limit: l, suffix: suffix, fixed: fixed,
 			allowed: limitDecisions.WithLabelValues(r.Prefix, scope, "allowed"),
@@ -86,7 +87,7 @@ func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, pre bool, ne
 		limits = append(limits, newScoped(def, "default", ""))
 	}
 	if r.RateLimit.on() && r.RateLimit.preAuth() == pre {
-		limits = append(limits, newScoped(r.RateLimit, "route", "|"+r.Prefix))
+		limits = append(limits, newScoped(r.RateLimit, "route", "|"+routeID(r)))
 	}
 	if len(limits) == 0 {
 		return next
@@ -121,6 +122,21 @@ func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, pre bool, ne
 		}
 		next.ServeHTTP(w, req)
 	})
+}
+
+// routeID names r's own buckets: routes that share a prefix but not their
+// host or methods (GET /v1/orders/ at 100 rps, POST at 1) must not share a
+// bucket. It is the same in every replica that has the route, so a shared
+// limiter (Redis) counts it once.
+func routeID(r Route) string {
+	id := r.Prefix
+	if r.Host != "" {
+		id = strings.ToLower(r.Host) + id
+	}
+	if len(r.Methods) > 0 {
+		id += "@" + strings.Join(r.Methods, ",")
+	}
+	return id
 }
 
 // limitKey names the bucket of req under the dimension per (not
