@@ -84,6 +84,16 @@ func TestDefaultsAreValid(t *testing.T) {
 	}
 }
 
+// TestPublicURLHasOneForm: public_url is the token issuer, compared
+// exactly by every verifier and by OpenID clients: a trailing slash is
+// dropped where it is read.
+func TestPublicURLHasOneForm(t *testing.T) {
+	c, err := config.Load(config.Sources{Environ: []string{"BAM_PUBLIC_URL=https://api.example.com/"}, Flags: flags(t)})
+	if err != nil || c.PublicURL != "https://api.example.com" {
+		t.Fatalf("public_url = %q, %v; want https://api.example.com", c.PublicURL, err)
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -66,6 +66,12 @@ func Load(src Sources) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	// One form of public_url for everything derived from it: it is the
+	// token issuer, which auth, the gateway and the services compare
+	// exactly (a trailing slash in one and not another refused every
+	// token, and OpenID clients compare discovery's issuer with the
+	// tokens').
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return c, c.Validate()
 }
 
