@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/bamhq/bam/internal/auth/keys"
 )
 
 // idTokenClaims is an OpenID Connect id_token (Core §2): who signed in,
@@ -43,7 +45,7 @@ func (s *Service) idToken(ctx context.Context, u User, sess Session, ac authoriz
 		verified := u.EmailVerified
 		c.Email, c.EmailVerified = u.Email, &verified
 	}
-	return s.Keys.SignIDToken(ctx, c)
+	return k.Sign(c, keys.TypeJWT) // the key at_hash was computed for, even if a rotation came between
 }
 
 // tokenHash is the at_hash of an access token (Core §3.1.3.6): the left
