@@ -424,8 +424,11 @@ func TestIntrospectAndRevoke(t *testing.T) {
 		r := introspect(s1.str("access_token"), "rs", "rs-secret", "")
 		sid, _ := jwtClaims(t, s1.str("access_token"))["sid"].(string)
 		if !active(r) || r.str("sub") != uid || r.str("sid") != sid || r.str("token_type") != "Bearer" ||
-			r.str("username") != "ada@example.com" || r.Body["exp"] == nil || r.str("iss") != h.URL {
-			t.Fatalf("introspection = %s", r.Raw)
+			r.Body["username"] != nil || r.Body["exp"] == nil || r.str("iss") != h.URL {
+			t.Fatalf("introspection by a resource server = %s (the email only for tokens issued to it)", r.Raw)
+		}
+		if r := introspect(s1.str("access_token"), "", "", h.adminToken()); r.str("username") != "ada@example.com" {
+			t.Fatalf("introspection by an admin = %s", r.Raw)
 		}
 		r = introspect(s1.str("refresh_token"), "rs", "rs-secret", "")
 		if !active(r) || r.str("token_type") != "refresh_token" || r.str("sub") != uid {
@@ -456,10 +459,14 @@ func TestIntrospectAndRevoke(t *testing.T) {
 		h.call("GET", "/v1/auth/user", nil, s1.str("access_token")).expect(t, 401, "auth.token_revoked")
 		revoke(url.Values{"token": {s1.str("refresh_token")}}).expect(t, 200, "") // again: still 200
 
-		// Revoking an access token ends its session too.
+		// Revoking an access token ends its session too. A client that
+		// authenticates revokes only tokens issued to it (RFC 7009 §2.1):
+		// the same answer, no effect.
 		s2 := h.signIn("ada@example.com", pw).expect(t, 200, "")
 		revoke(url.Values{"token": {s2.str("access_token")}, "client_id": {"rs"}, "client_secret": {"rs-secret"}}).
 			expect(t, 200, "")
+		h.call("GET", "/v1/auth/user", nil, s2.str("access_token")).expect(t, 200, "")
+		revoke(url.Values{"token": {s2.str("access_token")}}).expect(t, 200, "")
 		h.refresh(s2.str("refresh_token")).expect(t, 400, "auth.refresh_token_invalid")
 		h.call("GET", "/v1/auth/user", nil, s2.str("access_token")).expect(t, 401, "auth.token_revoked")
 	})

@@ -14,7 +14,9 @@ import (
 // unknown, expired or already revoked token is not an error (§2.2): the
 // caller's goal, that the token no longer works, is met.
 // token_type_hint is only a hint: both kinds are recognised by their shape.
-func (s *Service) RevokeToken(ctx context.Context, token string) error {
+// A client that authenticated (client, not "") revokes only tokens issued
+// to it (§2.1); another's is left alone, with the same answer.
+func (s *Service) RevokeToken(ctx context.Context, token, client string) error {
 	if strings.HasPrefix(token, refreshPrefix) {
 		rt, err := refreshTokenByHash(ctx, s.DB.SQL(), hashToken(token))
 		if errors.Is(err, errNoRefreshToken) {
@@ -27,7 +29,7 @@ func (s *Service) RevokeToken(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
-		return s.revokeIfActive(ctx, sess)
+		return s.revokeIfActive(ctx, sess, client)
 	}
 	p, err := s.verifier.Verify(ctx, token)
 	if err != nil || p.SessionID == "" {
@@ -37,11 +39,13 @@ func (s *Service) RevokeToken(ctx context.Context, token string) error {
 	if err != nil {
 		return nil
 	}
-	return s.revokeIfActive(ctx, sess)
+	return s.revokeIfActive(ctx, sess, client)
 }
 
-func (s *Service) revokeIfActive(ctx context.Context, sess Session) error {
-	if sess.RevokedAt != nil {
+// revokeIfActive ends sess unless it has ended, or client (when not "")
+// is not the client it was started for.
+func (s *Service) revokeIfActive(ctx context.Context, sess Session, client string) error {
+	if sess.RevokedAt != nil || (client != "" && sess.ClientID != client) {
 		return nil
 	}
 	return s.revoke(ctx, sess.UserID, []string{sess.ID}, "token_revoked")
@@ -55,14 +59,17 @@ func (s *Service) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if err == nil && form.Get("token") == "" {
 		err = errs.E(errs.Invalid, "auth.invalid_request", "token is required").WithField("token", "required", "the token to revoke")
 	}
+	client := ""
 	if err == nil {
 		var cc clientCredentials
 		if cc, err = formClient(r, form); err == nil && cc.Secret != "" {
-			_, err = s.authenticateClient(r.Context(), cc, false)
+			if _, err = s.authenticateClient(r.Context(), cc, false); err == nil {
+				client = cc.ID
+			}
 		}
 	}
 	if err == nil {
-		err = s.RevokeToken(r.Context(), form.Get("token"))
+		err = s.RevokeToken(r.Context(), form.Get("token"), client)
 	}
 	if err != nil {
 		writeTokenError(w, r, err)
