@@ -106,7 +106,7 @@ var (
 func init() {
 	for _, w := range strings.Fields(`SELECT 1 FROM WHERE AND OR NOT EXISTS IS NULL IN LIKE ILIKE ESCAPE COLLATE AS JOIN ON
 		TRUE FALSE CAST double precision text jsonb DISTINCT json_each json_tree jsonb_array_elements_text jsonb_path_query
-		jsonb_typeof replace`) {
+		jsonb_typeof replace instr lower`) {
 		sqlWords[w] = true
 	}
 	for _, c := range []string{`'\'`, `'\\'`, `'%'`, `'_'`, `'\%'`, `'\_'`, `E'\\'`, `E'\\\\'`, `E'\\%'`, `E'\\_'`, `'text'`,

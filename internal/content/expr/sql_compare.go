@@ -159,14 +159,22 @@ func (g *gen) op(c *cCmp, l, r term) string {
 		}
 		return l.sql + " " + sqlOps[c.op] + " " + r.sql
 	}
-	pat := r
-	if !r.param {
-		pat = term{sql: "('%' || " + g.escapeExpr(r.sql) + " || '%')"}
+	contains := func(s term) string { return g.like(s, r) }
+	switch {
+	case !r.param && !g.pg:
+		// The pattern is a column's value: SQLite refuses a LIKE pattern
+		// over 50,000 bytes, which a text can exceed, so find it with
+		// instr, folding ASCII case as LIKE does (lower without ICU). Its
+		// position is the truth value (SQLite: not 0), NULL as LIKE's.
+		contains = func(s term) string { return "instr(lower(" + s.sql + "), lower(" + r.sql + "))" }
+	case !r.param:
+		pat := term{sql: "('%' || " + g.escapeExpr(r.sql) + " || '%')"}
+		contains = func(s term) string { return g.like(s, pat) }
 	}
 	if c.kind == KindJSON {
-		return g.jsonLike(l.sql, pat)
+		return g.jsonLike(l.sql, contains)
 	}
-	return g.like(l, pat)
+	return contains(l)
 }
 
 // like writes "s contains pattern", folding ASCII case only (see
@@ -187,14 +195,15 @@ func (g *gen) collateC(t term) term {
 	return term{sql: t.sql + ` COLLATE "C"`}
 }
 
-// jsonLike is true when some string in the json value col contains pat.
-func (g *gen) jsonLike(col string, pat term) string {
+// jsonLike is true when some string s in the json value col makes
+// contains(s) true.
+func (g *gen) jsonLike(col string, contains func(s term) string) string {
 	j := g.alias('j')
 	if g.pg {
 		v := term{sql: "(" + j + `."v" #>> '{}')`}
-		return "EXISTS (SELECT 1 FROM jsonb_path_query(" + col + `, 'strict $.**') AS ` + j + `("v") WHERE jsonb_typeof(` + j + `."v") = 'string' AND ` + g.like(v, pat) + ")"
+		return "EXISTS (SELECT 1 FROM jsonb_path_query(" + col + `, 'strict $.**') AS ` + j + `("v") WHERE jsonb_typeof(` + j + `."v") = 'string' AND ` + contains(v) + ")"
 	}
-	return "EXISTS (SELECT 1 FROM json_tree(" + col + ") AS " + j + " WHERE " + j + `."type" = 'text' AND ` + g.like(term{sql: j + `."atom"`}, pat) + ")"
+	return "EXISTS (SELECT 1 FROM json_tree(" + col + ") AS " + j + " WHERE " + j + `."type" = 'text' AND ` + contains(term{sql: j + `."atom"`}) + ")"
 }
 
 // escapeExpr escapes LIKE's special characters in a column's value.

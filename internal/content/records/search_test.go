@@ -76,3 +76,22 @@ func TestSearchPagesAcrossWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestContainsAColumn: `"text" ~ field` makes the field's value the
+// pattern; a value longer than SQLite's 50,000-byte LIKE limit must not
+// break the list (it did on SQLite, for every caller, once one row held
+// such a text).
+func TestContainsAColumn(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		c := e.collection(posts())
+		short := e.insert(c, "", map[string]any{"title": "short", "body": "Lo"})
+		e.insert(c, "", map[string]any{"title": "long", "body": strings.Repeat("lo", 30_000)})
+		p, err := e.s.List(e.ctx, c, records.Query{Filter: e.node(c, `"Hello" ~ body`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != 1 || p.Items[0]["id"] != short["id"] {
+			t.Fatalf("listed %d records, want only the one whose body is in \"Hello\" (case folded)", len(p.Items))
+		}
+	})
+}
