@@ -127,12 +127,13 @@ func anySlice(l []string) []any {
 	return out
 }
 
-// access is what an operation of c may touch for the caller: nil for an
-// admin (everything), the rule otherwise; ok is false when only admins may
-// do it.
+// access is what an operation of c may touch for the caller: for an
+// admin no rule (everything) but their identity, which their filters'
+// @request.auth.* read as realtime's do; the rule otherwise; ok is false
+// when only admins may do it.
 func (s *Service) access(c *schema.Collection, o op, who caller) (a *records.Access, ok bool) {
 	if who.admin {
-		return nil, true
+		return &records.Access{Auth: who.auth}, true
 	}
 	r := s.rules.get(c, o)
 	if r.adminsOnly {

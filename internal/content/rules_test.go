@@ -1,6 +1,7 @@
 package content_test
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -147,6 +148,22 @@ func TestListPaging(t *testing.T) {
 		proj := r.call("GET", "/v1/collections/items/records?fields=n&limit=1", nil, user0).expect(t, 200, "")
 		if it := proj.items()[0]; it["id"] == nil || it["created"] != nil {
 			t.Errorf("projection = %s", proj.Raw)
+		}
+	})
+}
+
+// TestAdminFilterKnowsTheAdmin: an admin's filter reads @request.auth as
+// the admin (as realtime does), not as an anonymous caller.
+func TestAdminFilterKnowsTheAdmin(t *testing.T) {
+	run(t, func(t *testing.T, c *cluster, r *replica) {
+		c.collection(r, `{"name": "memos", "fields": [{"name": "text", "type": "text"}, {"name": "owner", "type": "owner"}],
+		  "rules": {"list": null, "view": null, "create": null}}`)
+		mine := r.create("memos", c.admin, map[string]any{"text": "mine"})
+		r.create("memos", c.tokens.mint([]string{"admin"}, []string{"admin"}), map[string]any{"text": "another admin's"})
+		list := r.call("GET", "/v1/collections/memos/records?filter="+url.QueryEscape("owner = @request.auth.id"), nil, c.admin).
+			expect(t, 200, "")
+		if items := list.items(); len(items) != 1 || items[0]["id"] != mine.str("id") {
+			t.Fatalf("an admin's filter on their own id listed %d records: %s", len(items), list.Raw)
 		}
 	})
 }
