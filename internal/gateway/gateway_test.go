@@ -24,6 +24,10 @@ var routes = []gateway.Route{
 	{Prefix: "/v1/collections/", Upstream: "content"},
 	{Prefix: "/v1/collections/batch", Upstream: "batch"},
 	{Prefix: "/v1/files/", Upstream: "files"},
+	// A route for /admin itself beside one for /admin/: the exact one wins
+	// at /admin, though the other sorts first (longer).
+	{Prefix: "/admin", Upstream: "admin"},
+	{Prefix: "/admin/", Upstream: "admin-tree"},
 }
 
 func TestMatch(t *testing.T) {
@@ -40,6 +44,8 @@ func TestMatch(t *testing.T) {
 		{"/v1/collections/batch/1", "batch"},
 		{"/v1/collections/batchy", "content"}, // a prefix ends at a segment boundary
 		{"/v1/authx", ""},
+		{"/admin", "admin"},
+		{"/admin/x", "admin-tree"},
 		{"/v2/auth/token", ""},
 		{"/", ""},
 	}

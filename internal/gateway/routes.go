@@ -147,16 +147,22 @@ func (t *table) match(method, host, path string) (*entry, string) {
 			host = h
 		}
 	}
+	// Routes written for exactly the path come first: /admin/ also
+	// matches /admin (its trailing slash left out) and sorts before
+	// /admin, but a route for /admin itself must win there.
 	var allow []string
-	for _, e := range t.entries {
-		if !e.matchesPath(path) || (e.Host != "" && !strings.EqualFold(e.Host, host)) {
-			continue
+	for _, exact := range []bool{true, false} {
+		for _, e := range t.entries {
+			if exact && e.Prefix != path || !e.matchesPath(path) ||
+				(e.Host != "" && !strings.EqualFold(e.Host, host)) {
+				continue
+			}
+			if len(e.Methods) == 0 || slices.Contains(e.Methods, method) ||
+				(method == http.MethodHead && slices.Contains(e.Methods, http.MethodGet)) {
+				return e, ""
+			}
+			allow = append(allow, e.Methods...)
 		}
-		if len(e.Methods) == 0 || slices.Contains(e.Methods, method) ||
-			(method == http.MethodHead && slices.Contains(e.Methods, http.MethodGet)) {
-			return e, ""
-		}
-		allow = append(allow, e.Methods...)
 	}
 	slices.Sort(allow)
 	return nil, strings.Join(slices.Compact(allow), ", ")
