@@ -102,12 +102,7 @@ func TestEndSubjectAndSession(t *testing.T) {
 		t.Fatalf("ended subject (WebSocket): close %d after %v", code, msgs)
 	}
 
-	hub.Publish(seqChange(1, "posts", "p1", "public", true))
-	for _, s := range []*sseStream{bob, anon} {
-		if d := s.nextChange(t); d.Seq != 1 {
-			t.Fatalf("got %+v", d)
-		}
-	}
+	stillServed(t, hub, bob, anon)
 }
 
 // TestEndAPIKey: a revoked key's connections end; another key's of the
@@ -125,8 +120,15 @@ func TestEndAPIKey(t *testing.T) {
 	if rest := revoked.expectEnd(t); len(rest) != 1 || rest[0].Data != `{"reason":"api_key_revoked"}` {
 		t.Fatalf("revoked key's stream: %+v", rest)
 	}
+	stillServed(t, hub, other, user)
+}
+
+// stillServed publishes a public post and checks that each stream gets it:
+// the connections an end did not concern are served on.
+func stillServed(t *testing.T, hub *realtime.Hub, streams ...*sseStream) {
+	t.Helper()
 	hub.Publish(seqChange(1, "posts", "p1", "public", true))
-	for _, s := range []*sseStream{other, user} {
+	for _, s := range streams {
 		if d := s.nextChange(t); d.Seq != 1 {
 			t.Fatalf("got %+v", d)
 		}
