@@ -1,6 +1,9 @@
 package httpx
 
 import (
+	"context"
+	"crypto/tls"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -27,6 +30,31 @@ func bodyDeadline(w http.ResponseWriter) (lift func()) {
 		return func() {}
 	}
 	return func() { _ = rc.SetReadDeadline(time.Time{}) }
+}
+
+type connKey struct{}
+
+// WithConn is an http.Server's ConnContext: it keeps the connection a
+// request came on in its context, so that a handler reached through the
+// in-process transport (one process: the gateway calls the services
+// without a socket) can bound the reading of the body the client is still
+// sending on it (ConnReadDeadline). A TLS connection is not kept: it may
+// carry HTTP/2, whose streams share it.
+func WithConn(ctx context.Context, c net.Conn) context.Context {
+	if _, isTLS := c.(*tls.Conn); isTLS {
+		return ctx
+	}
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// ConnReadDeadline sets the read deadline of the connection ctx's request
+// came on (WithConn); http.ErrNotSupported when it is not known.
+func ConnReadDeadline(ctx context.Context, t time.Time) error {
+	c, ok := ctx.Value(connKey{}).(net.Conn)
+	if !ok {
+		return http.ErrNotSupported
+	}
+	return c.SetReadDeadline(t)
 }
 
 // ReadForm reads a form-encoded body of at most maxBytes, within

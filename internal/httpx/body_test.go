@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/transport"
 )
 
 // TestSlowBodyIsCutOff: a client that sends a JSON or form body slowly
@@ -57,6 +59,31 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 		}
 		_ = conn.Close()
 	}
+	// The same through a proxy calling the handler in-process (one
+	// process: the gateway and the services): the deadline reaches the
+	// client's connection (httpx.WithConn).
+	front := httptest.NewUnstartedServer(&httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "svc" },
+		Transport: transport.InProcess(srv.Config.Handler),
+	})
+	front.Config.ConnContext = httpx.WithConn
+	front.Start()
+	t.Cleanup(front.Close)
+	conn, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+		_ = resp.Body.Close()
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("through the in-process transport: a slow body held the connection %v", took)
+	}
+
 	// A complete body is read, and the answer written after the deadline
 	// would have passed arrives whole.
 	resp, err := http.Post(srv.URL+"/json", "application/json", strings.NewReader(`{"a":1}`))

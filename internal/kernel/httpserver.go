@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/bamhq/bam/internal/httpx"
 )
 
 // HTTPServer is a Service that serves an http.Handler on a TCP address.
@@ -43,7 +45,10 @@ func (s *HTTPServer) Start(ctx context.Context) error {
 		Handler:           s.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+		// Handlers behind the in-process transport bound the body they read
+		// through the connection (httpx.BodyReadTimeout).
+		ConnContext: httpx.WithConn,
+		ErrorLog:    slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
 	if s.TLS != nil {
 		s.srv.TLSConfig = s.TLS.Clone()

@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/bamhq/bam/internal/httpx"
 )
 
 // bufferSize is how much body the writer holds back before it starts to
@@ -111,6 +114,14 @@ func (w *responseWriter) FlushError() error {
 // EnableFullDuplex reports success: in-process, the request body can always
 // be read while the response is written.
 func (w *responseWriter) EnableFullDuplex() error { return nil }
+
+// SetReadDeadline bounds the reading of the request body: it is the
+// caller's client's, still arriving on the connection the caller's
+// request came on (httpx.WithConn), so the deadline goes there;
+// http.ErrNotSupported when the caller did not come through such a server.
+func (w *responseWriter) SetReadDeadline(t time.Time) error {
+	return httpx.ConnReadDeadline(w.req.Context(), t)
+}
 
 // stream commits the response with a streamed body and writes out what was
 // held back.
