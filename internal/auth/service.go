@@ -53,7 +53,7 @@ type Deps struct {
 	Hasher   *password.Hasher
 	Policy   password.Policy
 	Mail     mail.Sender
-	Throttle *throttle.Throttle
+	Throttle *throttle.Throttle // on DB: sign-ins read its table with the user, count failures with their audit
 	Log      *slog.Logger
 }
 
@@ -94,6 +94,9 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 	refreshKey, err := hkdf.Key(sha256.New, o.Secret, nil, "bam auth refresh-token successor", 32)
 	if err != nil {
 		return nil, err
+	}
+	if d.Throttle.DB() != d.DB {
+		return nil, errors.New("auth: the throttle must be on the service's database")
 	}
 	s := &Service{Deps: d, opts: o, refreshKey: refreshKey}
 	s.refresher = newRefresher(d.DB.Dialect(), s.refreshBatch)

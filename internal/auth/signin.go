@@ -71,22 +71,21 @@ func (s *Service) SignInWithPassword(ctx context.Context, email, pw string) (Tok
 	defer release()
 	email = normalizeEmail(email)
 	keys := []string{throttle.AccountKey(throttle.SignIn, email), throttle.IPKey(throttle.SignIn, clientFrom(ctx).IP)}
-	retry, known, err := s.Throttle.CheckKnown(ctx, keys...)
-	if err != nil {
+	// The throttles and the user in one read, the same for every email.
+	probe := s.Throttle.Probe(keys...)
+	u, err := userByEmailProbed(ctx, s.DB.SQL(), email, probe)
+	if err != nil && !errors.Is(err, errUserNotFound) {
 		return TokenResponse{}, err
-	} else if retry > 0 {
+	}
+	retry, known := probe.Result()
+	if retry > 0 {
 		return TokenResponse{}, tooManyAttempts(retry)
 	}
-
-	u, err := userByEmail(ctx, s.DB.SQL(), email)
-	if errors.Is(err, errUserNotFound) || (err == nil && u.passwordHash == "") {
+	if errors.Is(err, errUserNotFound) || u.passwordHash == "" {
 		if err := s.Hasher.DummyVerify(ctx, pw); err != nil {
 			return TokenResponse{}, err
 		}
 		return TokenResponse{}, s.signInFailed(ctx, keys, "", "password", "unknown_email")
-	}
-	if err != nil {
-		return TokenResponse{}, err
 	}
 	ok, rehash, err := s.Hasher.Verify(ctx, pw, u.passwordHash)
 	if err != nil {
@@ -122,12 +121,12 @@ func (s *Service) SignInWithPassword(ctx context.Context, email, pw string) (Tok
 }
 
 // signInFailed records a failure against the throttles, the audit trail
-// and the bus, and returns the uniform answer.
+// and the bus, in one transaction, and returns the uniform answer.
 func (s *Service) signInFailed(ctx context.Context, keys []string, userID, method, reason string) error {
-	if err := s.Throttle.Fail(ctx, keys...); err != nil {
-		return err
-	}
 	err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.Throttle.FailIn(ctx, tx, keys...); err != nil {
+			return err
+		}
 		if err := s.audit(ctx, tx, userID, "login.failed", userID, map[string]any{"method": method, "reason": reason}); err != nil {
 			return err
 		}

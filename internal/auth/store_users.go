@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/store"
 )
@@ -35,31 +36,53 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 }
 
 // userScan receives the userColumns of a row, to combine with the columns
-// of other tables in one Scan (store_refresh.go).
+// of other tables in one Scan (store_refresh.go). Every column may be NULL,
+// as in a LEFT JOIN that found no user: found says whether one was there.
 type userScan struct {
-	u                  User
-	verified, disabled sql.NullTime
-	hash               sql.NullString
-	data, appData      string
+	u                        User
+	id, email, data, appData sql.NullString
+	hash                     sql.NullString
+	created, updated         sql.NullTime
+	verified, disabled       sql.NullTime
 }
 
 func (sc *userScan) dests() []any {
-	u := &sc.u
-	return []any{&u.ID, &u.Email, &sc.verified, &sc.hash, &sc.data, &sc.appData, &sc.disabled, &u.CreatedAt,
-		&u.UpdatedAt, &u.MFAEnabled}
+	return []any{&sc.id, &sc.email, &sc.verified, &sc.hash, &sc.data, &sc.appData, &sc.disabled, &sc.created,
+		&sc.updated, &sc.u.MFAEnabled}
 }
+
+// found reports whether the row held a user.
+func (sc *userScan) found() bool { return sc.id.Valid }
 
 func (sc *userScan) finish() User {
 	u := sc.u
+	u.ID, u.Email = sc.id.String, sc.email.String
 	u.EmailVerified, u.Disabled = sc.verified.Valid, sc.disabled.Valid
 	u.passwordHash = sc.hash.String
-	u.Data, u.AppData = json.RawMessage(sc.data), json.RawMessage(sc.appData)
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	u.Data, u.AppData = json.RawMessage(sc.data.String), json.RawMessage(sc.appData.String)
+	u.CreatedAt, u.UpdatedAt = sc.created.Time.UTC(), sc.updated.Time.UTC()
 	return u
 }
 
 func userByEmail(ctx context.Context, q store.Querier, email string) (User, error) {
 	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM auth_users WHERE email = $1`, email))
+}
+
+// userByEmailProbed is userByEmail and probe (throttle.Probe) in one
+// statement: a sign-in's one read before it hashes. It reads the probe
+// whether or not there is such a user, and then answers errUserNotFound.
+func userByEmailProbed(ctx context.Context, q store.Querier, email string, probe *throttle.Probe) (User, error) {
+	from, args := probe.From(2)
+	row := q.QueryRowContext(ctx, `SELECT `+probe.Columns("t")+`, `+qualify("auth_users", userFields)+`, `+userHasMFA+`
+		FROM `+from+` t LEFT JOIN auth_users ON auth_users.email = $1`, append([]any{email}, args...)...)
+	var sc userScan
+	if err := row.Scan(append(probe.Dests(), sc.dests()...)...); err != nil {
+		return User{}, err
+	}
+	if !sc.found() {
+		return User{}, errUserNotFound
+	}
+	return sc.finish(), nil
 }
 
 func userByID(ctx context.Context, q store.Querier, id string) (User, error) {

@@ -67,6 +67,9 @@ func New(db *store.DB, p Policy) (*Throttle, error) {
 	return &Throttle{db: db, p: p}, nil
 }
 
+// DB returns the database the Throttle keeps its counts in.
+func (t *Throttle) DB() *store.DB { return t.db }
+
 // Policy returns the policy in effect, defaults filled in.
 func (t *Throttle) Policy() Policy { return t.p }
 
@@ -82,40 +85,99 @@ func (t *Throttle) Check(ctx context.Context, keys ...string) (time.Duration, er
 // after a success, only those need a Reset (a success is the usual case,
 // and a Reset of nothing is one more statement).
 func (t *Throttle) CheckKnown(ctx context.Context, keys ...string) (wait time.Duration, known []string, err error) {
-	keys = normalize(keys)
-	if len(keys) == 0 {
+	p := t.Probe(keys...)
+	if len(p.keys) == 0 {
 		return 0, nil, nil
 	}
-	now := t.p.Clock()
-	args := make([]any, 0, len(keys))
-	for _, k := range keys {
-		args = append(args, k)
-	}
-	q := `SELECT key, blocked_until FROM auth_throttle WHERE key IN (` + placeholders(1, len(keys)) + `)`
-	rows, err := t.db.SQL().QueryContext(ctx, q, args...)
-	if err != nil {
+	from, args := p.From(1)
+	if err := t.db.SQL().QueryRowContext(ctx, `SELECT `+p.Columns("t")+` FROM `+from+` t`, args...).
+		Scan(p.Dests()...); err != nil {
 		return 0, nil, fmt.Errorf("throttle: check: %w", err)
 	}
-	defer rows.Close()
-	var until int64
-	for rows.Next() {
-		var (
-			key string
-			u   int64
-		)
-		if err := rows.Scan(&key, &u); err != nil {
-			return 0, nil, fmt.Errorf("throttle: check: %w", err)
+	wait, known = p.Result()
+	return wait, known, nil
+}
+
+// Probe is CheckKnown carried by another query: a caller about to read
+// something anyway (a sign-in reads the user) learns the keys' state in
+// the same statement, a round trip fewer. Put From in the query's FROM
+// clause under an alias, and its Columns under that alias in the select
+// list; scan them into Dests, then read Result:
+//
+//	p := th.Probe(keys...)
+//	from, args := p.From(2) // $1 is the caller's
+//	row := db.QueryRowContext(ctx, `SELECT `+p.Columns("t")+`, u.name
+//		FROM `+from+` t LEFT JOIN users u ON u.email = $1`, append([]any{email}, args...)...)
+//	err := row.Scan(append(p.Dests(), &name)...)
+//	wait, known := p.Result()
+//
+// From is always exactly one row, so a LEFT JOIN of what the caller reads
+// answers whether or not that exists. A Probe is for one query.
+type Probe struct {
+	keys  []string
+	now   time.Time
+	known []int64 // per key of keys: 1 when it has a row
+	until int64   // the latest blocked_until among keys
+}
+
+// Probe returns a probe of keys at the current time; see Probe.
+func (t *Throttle) Probe(keys ...string) *Probe {
+	keys = normalize(keys)
+	return &Probe{keys: keys, now: t.p.Clock(), known: make([]int64, len(keys))}
+}
+
+// From returns the probe as a subquery of one row, to alias in a FROM
+// clause, with its placeholders numbered from first, and their arguments.
+func (p *Probe) From(first int) (string, []any) {
+	var b strings.Builder
+	b.WriteString("(SELECT COALESCE(MAX(blocked_until), 0) AS throttle_until")
+	for i := range p.keys {
+		fmt.Fprintf(&b, ", COUNT(CASE WHEN key = $%d THEN 1 END) AS throttle_known%d", first+i, i)
+	}
+	args := make([]any, len(p.keys))
+	for i, k := range p.keys {
+		args[i] = k
+	}
+	b.WriteString(" FROM auth_throttle")
+	if len(p.keys) > 0 {
+		b.WriteString(" WHERE key IN (" + placeholders(first, len(p.keys)) + ")")
+	} else {
+		b.WriteString(" WHERE 1 = 0")
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// Columns lists the columns of From aliased as alias, for a select list.
+func (p *Probe) Columns(alias string) string {
+	cols := []string{alias + ".throttle_until"}
+	for i := range p.keys {
+		cols = append(cols, alias+".throttle_known"+strconv.Itoa(i))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// Dests are the destinations, for Scan, of the Columns.
+func (p *Probe) Dests() []any {
+	dests := []any{&p.until}
+	for i := range p.known {
+		dests = append(dests, &p.known[i])
+	}
+	return dests
+}
+
+// Result is what CheckKnown answers, from the scanned columns: how long
+// to wait (0: no key is blocked) and which keys have failures counted.
+func (p *Probe) Result() (wait time.Duration, known []string) {
+	for i, k := range p.keys {
+		if p.known[i] > 0 {
+			known = append(known, k)
 		}
-		known = append(known, key)
-		until = max(until, u)
 	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, fmt.Errorf("throttle: check: %w", err)
+	if p.until <= millis(p.now) {
+		return 0, known
 	}
-	if until <= millis(now) {
-		return 0, known, nil
-	}
-	return time.UnixMilli(until).Sub(now), known, nil
+	return time.UnixMilli(p.until).Sub(p.now), known
 }
 
 // upsertFailureSet counts one failure of key $1 at $2, starting a new run
@@ -152,6 +214,17 @@ func (t *Throttle) Fail(ctx context.Context, keys ...string) error {
 	return nil
 }
 
+// FailIn is Fail inside tx, a transaction of the caller's on the
+// Throttle's database: the failures count if and only if tx commits,
+// together with whatever else tx records about them (a failed sign-in's
+// audit record and event), in one transaction rather than two.
+func (t *Throttle) FailIn(ctx context.Context, tx *store.Tx, keys ...string) error {
+	if _, err := t.countIn(ctx, tx, normalize(keys), t.p.Clock(), false); err != nil {
+		return fmt.Errorf("throttle: fail: %w", err)
+	}
+	return nil
+}
+
 // Attempt is Check and Fail in one step, for a secret checked by several
 // requests at once: unless a key is blocked, it counts one failure on each
 // key before the caller compares anything, and returns 0; the caller then
@@ -181,51 +254,61 @@ func (t *Throttle) count(ctx context.Context, keys []string, unlessBlocked bool)
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	now := millis(t.p.Clock())
+	now := t.p.Clock()
+	var wait time.Duration
+	err := t.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		wait, err = t.countIn(ctx, tx, keys, now, unlessBlocked)
+		if err == nil && wait > 0 {
+			return errBlocked // count nothing
+		}
+		return err
+	})
+	if errors.Is(err, errBlocked) {
+		return wait, nil
+	}
+	return 0, err
+}
+
+// countIn is count's work in tx, on normalized keys, at now. With
+// unlessBlocked it returns the longest wait of the blocked keys, and the
+// caller must then roll tx back: the other keys' failures are counted.
+func (t *Throttle) countIn(ctx context.Context, tx *store.Tx, keys []string, at time.Time, unlessBlocked bool) (time.Duration, error) {
+	now := millis(at)
 	cutoff := now - t.p.Window.Milliseconds()
 	upsert := upsertFailure
 	if unlessBlocked {
 		upsert = upsertAttempt
 	}
 	var wait time.Duration
-	err := t.db.InTx(ctx, func(tx *store.Tx) error {
-		wait = 0
-		for _, k := range keys {
-			var n int
-			err := tx.QueryRowContext(ctx, upsert, k, now, cutoff).Scan(&n)
-			if unlessBlocked && errors.Is(err, sql.ErrNoRows) {
-				var until int64
-				err := tx.QueryRowContext(ctx, `SELECT blocked_until FROM auth_throttle WHERE key = $1`, k).Scan(&until)
-				if errors.Is(err, sql.ErrNoRows) {
-					until = now + 1 // reset since (PostgreSQL): blocked a moment ago
-				} else if err != nil {
-					return err
-				}
-				wait = max(wait, time.Duration(until-now)*time.Millisecond)
-				continue
+	for _, k := range keys {
+		var n int
+		err := tx.QueryRowContext(ctx, upsert, k, now, cutoff).Scan(&n)
+		if unlessBlocked && errors.Is(err, sql.ErrNoRows) {
+			var until int64
+			err := tx.QueryRowContext(ctx, `SELECT blocked_until FROM auth_throttle WHERE key = $1`, k).Scan(&until)
+			if errors.Is(err, sql.ErrNoRows) {
+				until = now + 1 // reset since (PostgreSQL): blocked a moment ago
+			} else if err != nil {
+				return 0, err
 			}
-			if err != nil {
-				return err
-			}
-			d := t.p.block(n)
-			if d == 0 {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx,
-				`UPDATE auth_throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2`,
-				k, now+d.Milliseconds()); err != nil {
-				return err
-			}
+			wait = max(wait, time.Duration(until-now)*time.Millisecond)
+			continue
 		}
-		if wait > 0 {
-			return errBlocked // count nothing
+		if err != nil {
+			return 0, err
 		}
-		return nil
-	})
-	if errors.Is(err, errBlocked) {
-		return wait, nil
+		d := t.p.block(n)
+		if d == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE auth_throttle SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2`,
+			k, now+d.Milliseconds()); err != nil {
+			return 0, err
+		}
 	}
-	return 0, err
+	return wait, nil
 }
 
 // Reset forgets the failures of keys, after a success.
