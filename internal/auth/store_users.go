@@ -122,11 +122,24 @@ func markEmailVerified(ctx context.Context, q store.Querier, userID string, now 
 // rolesOf returns the roles assigned to subject (a user or client id) and
 // the union of their permissions, both sorted.
 func rolesOf(ctx context.Context, q store.Querier, subject string) (roles, perms []string, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT r.name, r.permissions FROM auth_subject_roles s
-		JOIN auth_roles r ON r.name = s.role WHERE s.subject = $1 ORDER BY r.name`, subject)
+	rows, err := q.QueryContext(ctx, rolesOfQuery, subject)
 	if err != nil {
 		return nil, nil, err
 	}
+	return scanRoles(rows)
+}
+
+var rolesOfQuery = rolesQuery("$1")
+
+// rolesQuery reads the roles of the subject in placeholder param, for
+// scanRoles.
+func rolesQuery(param string) string {
+	return `SELECT r.name, r.permissions FROM auth_subject_roles s
+		JOIN auth_roles r ON r.name = s.role WHERE s.subject = ` + param + ` ORDER BY r.name`
+}
+
+// scanRoles reads and closes the rows of rolesQuery: rolesOf's answer.
+func scanRoles(rows *sql.Rows) (roles, perms []string, err error) {
 	defer rows.Close()
 	seen := map[string]bool{}
 	for rows.Next() {
@@ -146,7 +159,10 @@ func rolesOf(ctx context.Context, q store.Querier, subject string) (roles, perms
 			}
 		}
 	}
-	return roles, sortedCopy(perms), rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return roles, sortedCopy(perms), rows.Close()
 }
 
 func nullTime(valid bool, t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: valid} }

@@ -80,34 +80,27 @@ func (s *Service) startClientSession(ctx context.Context, tx *store.Tx, u User, 
 	c := clientFrom(ctx)
 	sess := Session{ID: newID(), UserID: u.ID, AAL: aal, AMR: amr, IP: c.IP, UserAgent: c.UserAgent,
 		CreatedAt: now, RefreshedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL), ClientID: clientID, Scope: scope}
-	if err := insertSession(ctx, tx, sess); err != nil {
-		return TokenResponse{}, Session{}, err
-	}
-	refresh := ""
+	refresh, refreshHash := "", ""
 	if clientID == "" || hasScope(scope, "offline_access") {
 		refresh = randomToken(refreshPrefix)
-		if err := insertRefreshToken(ctx, tx, hashToken(refresh), sess.ID, now, sess.ExpiresAt); err != nil {
-			return TokenResponse{}, Session{}, err
-		}
+		refreshHash = hashToken(refresh)
+	}
+	roles, perms, err := insertNewSession(ctx, tx, sess, refreshHash,
+		s.auditValues(ctx, u.ID, "session.created", sess.ID, map[string]any{"amr": amr}))
+	if err != nil {
+		return TokenResponse{}, Session{}, err
 	}
 	if err := s.emit(ctx, tx, EventSessionCreated, sess.ID,
 		SessionEvent{SID: sess.ID, Sub: u.ID, AMR: amr, IP: c.IP, Agent: c.UserAgent}); err != nil {
 		return TokenResponse{}, Session{}, err
 	}
-	if err := s.audit(ctx, tx, u.ID, "session.created", sess.ID, map[string]any{"amr": amr}); err != nil {
-		return TokenResponse{}, Session{}, err
-	}
-	resp, err := s.tokenResponse(ctx, tx, u, sess, refresh, clientID, now)
+	resp, err := s.tokenResponse(ctx, u, roles, perms, sess, refresh, clientID, now)
 	return resp, sess, err
 }
 
-// tokenResponse signs an access token for u in sess and answers it with
-// refresh, reading u's roles once for both.
-func (s *Service) tokenResponse(ctx context.Context, q store.Querier, u User, sess Session, refresh, clientID string, now time.Time) (TokenResponse, error) {
-	roles, perms, err := rolesOf(ctx, q, u.ID)
-	if err != nil {
-		return TokenResponse{}, err
-	}
+// tokenResponse signs an access token for u in sess, with u's roles and
+// permissions, and answers it with refresh.
+func (s *Service) tokenResponse(ctx context.Context, u User, roles, perms []string, sess Session, refresh, clientID string, now time.Time) (TokenResponse, error) {
 	access, err := s.accessToken(ctx, u, roles, perms, sess, clientID, now)
 	if err != nil {
 		return TokenResponse{}, err
