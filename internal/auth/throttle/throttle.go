@@ -6,7 +6,9 @@
 // The counts live in the auth service's own database (apply Migrations with
 // its other migrations), so every replica sees every failure: an attacker
 // gains nothing by spreading guesses over replicas. Each operation is one
-// short transaction; nothing is cached in memory.
+// short transaction, or rides in the caller's (Probe: a check inside
+// another query; FailIn: failures inside the caller's transaction);
+// nothing is cached in memory.
 //
 // A request handler uses it like this, with keys from AccountKey and IPKey:
 //
