@@ -35,7 +35,7 @@ func ClientIPFrom(ctx context.Context) (netip.Addr, bool) {
 // auth trusts it, against nobody. Requests without a key pay nothing.
 func NameKeyClient(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cred, err := credential(r); err == nil && IsAPIKey(cred) {
+		if cred, err := Credential(r.Header.Get("Authorization"), r.Header.Get("X-API-Key")); err == nil && IsAPIKey(cred) {
 			r = r.WithContext(WithClientIP(r.Context(), httpx.ClientIP(r, trusted)))
 		}
 		next.ServeHTTP(w, r)

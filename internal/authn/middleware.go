@@ -21,7 +21,7 @@ import (
 func Middleware(v *Verifier, keys *APIKeyVerifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			cred, err := credential(r)
+			cred, err := Credential(r.Header.Get("Authorization"), r.Header.Get("X-API-Key"))
 			if err == nil && cred == "" {
 				next.ServeHTTP(w, r)
 				return
@@ -62,10 +62,9 @@ type retryAfterError struct {
 
 func (e *retryAfterError) Unwrap() error { return e.error }
 
-// credential extracts the bearer token or API key, "" when there is none.
-func credential(r *http.Request) (string, error) {
-	authz := r.Header.Get("Authorization")
-	apiKey := r.Header.Get("X-API-Key")
+// Credential extracts the bearer token or API key from a request's
+// Authorization and X-API-Key headers, "" when there is none.
+func Credential(authz, apiKey string) (string, error) {
 	var bearer string
 	if authz != "" {
 		// Another scheme than Bearer is not ours to judge: ignored.
@@ -107,15 +106,34 @@ func RequirePermission(perm string) func(http.Handler) http.Handler {
 // none of roles.
 func RequireRole(roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return require(func(p *Principal) bool {
-			for _, role := range roles {
-				if p.HasRole(role) {
-					return true
-				}
-			}
-			return false
-		}, "This requires the role "+strings.Join(roles, " or ")+".", next)
+		return require(func(p *Principal) bool { return p.HasAnyRole(roles) },
+			"This requires the role "+strings.Join(roles, " or ")+".", next)
 	}
+}
+
+// HasAnyRole reports whether p has one of roles.
+func (p *Principal) HasAnyRole(roles []string) bool {
+	for _, role := range roles {
+		if p.HasRole(role) {
+			return true
+		}
+	}
+	return false
+}
+
+// Allowed reports whether p passes what RequireRole(roles...) and
+// RequirePermission for each of perms check: one of roles (when there are
+// any) and every permission.
+func (p *Principal) Allowed(roles, perms []string) bool {
+	if len(roles) > 0 && !p.HasAnyRole(roles) {
+		return false
+	}
+	for _, perm := range perms {
+		if !p.HasPermission(perm) {
+			return false
+		}
+	}
+	return true
 }
 
 func require(allowed func(*Principal) bool, denied string, next http.Handler) http.Handler {

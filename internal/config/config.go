@@ -130,6 +130,7 @@ type Gateway struct {
 	UpstreamKey     string        `koanf:"upstream_key" help:"PEM private key file of upstream_cert"`
 	Compress        bool          `koanf:"compress" help:"Gzip responses for clients that accept it when the upstream did not compress (compressible types of 1 KiB or more; never text/event-stream)"`
 	MaxBody         string        `koanf:"max_body" help:"Largest request body a route accepts unless it sets its own max_body: bytes or a size such as 10MiB (0: unlimited); larger ones get 413"`
+	FastLane        bool          `koanf:"fast_lane" help:"Serve the plain-HTTP listener with fasthttp, proxying requests to HTTP/1.1 upstreams without net/http and handing every other connection to net/http (see docs/gateway.md); changing it needs a restart"`
 
 	// Discovery of split-out services' replicas (see internal/gateway/discovery).
 	Discovery        string        `koanf:"discovery" help:"How a gateway finds split-out services' replicas besides their static URLs (auth.url, which may also be dns+http://NAME:PORT): bus (replicas announce themselves on the bus; needs a shared nats.url) or static"`
@@ -196,6 +197,7 @@ func Defaults() Config {
 			CORSMaxAge: 10 * time.Minute,
 			Compress:   true,
 			MaxBody:    "10MiB",
+			FastLane:   true,
 
 			Discovery:        "bus",
 			AnnounceInterval: 5 * time.Second,

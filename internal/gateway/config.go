@@ -83,10 +83,7 @@ func (b *Builder) Unchanged(c config.Config) bool {
 
 // New builds a gateway serving c.
 func (b *Builder) New(c config.Config, opts Options) (*Gateway, error) {
-	g := &Gateway{opts: opts}
-	if g.opts.Log == nil {
-		g.opts.Log = slog.New(slog.DiscardHandler)
-	}
+	g := newGateway(opts)
 	if err := b.Apply(g, c); err != nil {
 		return nil, err
 	}

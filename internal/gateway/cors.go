@@ -103,10 +103,14 @@ func (c cors) handle(w http.ResponseWriter, r *http.Request) bool {
 // their capacity is their length, so that an append (the proxy adding the
 // upstream's own value) copies them instead of writing to them.
 func securityHeaders(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
+	securityHeadersTo(w.Header(), r.TLS != nil)
+}
+
+// securityHeadersTo sets the security headers in h; HSTS only over TLS.
+func securityHeadersTo(h http.Header, tls bool) {
 	h["X-Content-Type-Options"] = nosniff[:1:1]
 	h["Referrer-Policy"] = referrerPolicy[:1:1]
-	if r.TLS != nil {
+	if tls {
 		h["Strict-Transport-Security"] = hsts[:1:1]
 	}
 }

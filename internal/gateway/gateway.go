@@ -60,24 +60,40 @@ type Options struct {
 	Auth *EdgeAuth
 	// Limiter decides rate limits; nil: rate limits are off.
 	Limiter ratelimit.Limiter
+	// Service names the gateway in metrics and logs, as httpx.Stack does
+	// ("gateway").
+	Service string
 }
 
 // Gateway routes and proxies requests. It is an http.Handler.
 type Gateway struct {
 	opts  Options
 	table atomic.Pointer[table]
+
+	// What httpx.Stack does for requests ServeNative serves itself.
+	metrics   httpx.ServerMetrics
+	accessLog *slog.Logger
 }
 
 // New builds a gateway serving t.
 func New(t Table, opts Options) (*Gateway, error) {
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	g := &Gateway{opts: opts}
+	g := newGateway(opts)
 	if err := g.Swap(t); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// newGateway is a gateway with no table yet.
+func newGateway(opts Options) *Gateway {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Service == "" {
+		opts.Service = "gateway"
+	}
+	return &Gateway{opts: opts, metrics: httpx.NewServerMetrics(opts.Service),
+		accessLog: opts.Log.With("service", opts.Service)}
 }
 
 // Swap checks and builds t and makes it the table every new request uses;
@@ -132,7 +148,7 @@ func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Pr
 	if strings.ContainsAny(name, ":/ ,") { // a user upstream's key; the pool sets the real host
 		target.Host = "upstream"
 	}
-	return &httputil.ReverseProxy{
+	slow := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			if route.StripPrefix {
@@ -159,45 +175,58 @@ func newProxy(name string, rt http.RoundTripper, route Route, trusted []netip.Pr
 		FlushInterval: 0,                             // ReverseProxy flushes at once for streams (SSE, unknown length); others are buffered per write
 		BufferPool:    bufferPool{},
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			switch {
-			case isTooLarge(err):
-				writeTooLarge(w, r, tooLargeLimit(err))
-				return
-			case errors.Is(err, context.Canceled):
-				httpx.WriteError(w, r, errs.Wrap(err, errs.Canceled, "gateway.client_closed", "the client went away"))
-				return
-			case errors.Is(err, upstream.ErrCircuitOpen):
-				w.Header().Set("Retry-After", "5")
-				httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.circuit_open",
-					"the upstream of "+route.Prefix+" is failing; try again shortly"))
-				return
-			case errors.Is(err, upstream.ErrTimeout):
-				httpx.WriteError(w, r, errs.Wrap(err, errs.Timeout, "gateway.upstream_timeout",
-					"the upstream of "+route.Prefix+" did not answer in time"))
-				return
-			}
-			httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.upstream_unavailable",
-				"the upstream of "+route.Prefix+" did not answer"))
-		},
+		ErrorHandler:  proxyError(route),
+	}
+	if pool, ok := fastCapable(rt); ok {
+		return &fastProxy{slow: slow, pool: pool, route: route, trusted: trusted, corsOn: corsOn, fail: slow.ErrorHandler}
+	}
+	return slow
+}
+
+// proxyError answers a request the upstream could not take: 413 for a body
+// over the limit, 499 when the client went away, 503 for an open breaker
+// (with Retry-After), 504 for a timeout, 503 otherwise.
+func proxyError(route Route) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		switch {
+		case isTooLarge(err):
+			writeTooLarge(w, r, tooLargeLimit(err))
+			return
+		case errors.Is(err, context.Canceled):
+			httpx.WriteError(w, r, errs.Wrap(err, errs.Canceled, "gateway.client_closed", "the client went away"))
+			return
+		case errors.Is(err, upstream.ErrCircuitOpen):
+			w.Header().Set("Retry-After", "5")
+			httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.circuit_open",
+				"the upstream of "+route.Prefix+" is failing; try again shortly"))
+			return
+		case errors.Is(err, upstream.ErrTimeout):
+			httpx.WriteError(w, r, errs.Wrap(err, errs.Timeout, "gateway.upstream_timeout",
+				"the upstream of "+route.Prefix+" did not answer in time"))
+			return
+		}
+		httpx.WriteError(w, r, errs.Wrap(err, errs.Unavailable, "gateway.upstream_unavailable",
+			"the upstream of "+route.Prefix+" did not answer"))
 	}
 }
 
 // stripPrefix cuts prefix from in's path into out, keeping a leading "/".
 func stripPrefix(out, in *url.URL, prefix string) {
-	cut := func(p string) string {
-		p = strings.TrimPrefix(p, strings.TrimSuffix(prefix, "/"))
-		p = strings.TrimPrefix(p, "/")
-		return "/" + p
-	}
-	out.Path = cut(in.Path)
+	out.Path = stripPath(in.Path, prefix)
 	out.RawPath = ""
 	if in.RawPath != "" {
-		out.RawPath = cut(in.RawPath)
+		out.RawPath = stripPath(in.RawPath, prefix)
 		if u, err := url.PathUnescape(out.RawPath); err != nil || u != out.Path {
 			out.RawPath = "" // the prefix was escaped differently: fall back to the decoded path
 		}
 	}
+}
+
+// stripPath cuts prefix from path, keeping a leading "/".
+func stripPath(path, prefix string) string {
+	path = strings.TrimPrefix(path, strings.TrimSuffix(prefix, "/"))
+	path = strings.TrimPrefix(path, "/")
+	return "/" + path
 }
 
 // unavailable answers for an upstream this gateway has no way to reach.

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -58,64 +60,93 @@ var limitDecisions = promauto.NewCounterVec(prometheus.CounterOpts{
 // the verified caller and run after.
 func (l Limit) preAuth() bool { return l.Per == "" || l.Per == PerIP || l.Per == PerRoute }
 
-// limit wraps next in those of the default limit and the route's own that
-// run at stage pre (before authentication) or not (after it). All must
-// allow; the RateLimit-* headers report the tighter one. A limiter error
-// fails open: an outage of the limiter must not become an outage of the API.
-func (g *Gateway) limit(r Route, def Limit, trusted []netip.Prefix, pre bool, next http.Handler) http.Handler {
-	type scoped struct {
-		Limit
-		suffix                  string
-		fixed                   string             // the key of a per-route limit, the same for every request
-		allowed, denied, failed prometheus.Counter // resolved once, not per request
-	}
-	newScoped := func(l Limit, scope, suffix string) scoped {
+// limitStage is the limits of one route that run at one stage: before
+// authentication (per IP and per route) or after it (per user and per
+// key). All must allow; the RateLimit-* headers report the tighter one. A
+// limiter error fails open: an outage of the limiter must not become an
+// outage of the API.
+type limitStage struct {
+	limits []scopedLimit
+	lim    ratelimit.Limiter
+	log    *slog.Logger
+}
+
+type scopedLimit struct {
+	Limit
+	suffix                  string
+	fixed                   string             // the key of a per-route limit, the same for every request
+	allowed, denied, failed prometheus.Counter // resolved once, not per request
+}
+
+// limitStage returns the stage of route r's limits (the default one and
+// its own) that run before authentication (pre) or after it; nil when
+// there are none.
+func (g *Gateway) limitStage(r Route, def Limit, pre bool) *limitStage {
+	newScoped := func(l Limit, scope, suffix string) scopedLimit {
 		var fixed string
 		if l.Per == PerRoute {
 			fixed = "route:" + routeID(r) + suffix
 		}
-		return scoped{Limit: l, suffix: suffix, fixed: fixed,
+		return scopedLimit{Limit: l, suffix: suffix, fixed: fixed,
 			allowed: limitDecisions.WithLabelValues(r.Prefix, scope, "allowed"),
 			denied:  limitDecisions.WithLabelValues(r.Prefix, scope, "denied"),
 			failed:  limitDecisions.WithLabelValues(r.Prefix, scope, "error")}
 	}
 	if g.opts.Limiter == nil {
-		return next
+		return nil
 	}
-	var limits []scoped
+	s := &limitStage{lim: g.opts.Limiter, log: g.opts.Log}
 	if def.on() && def.preAuth() == pre {
-		limits = append(limits, newScoped(def, "default", ""))
+		s.limits = append(s.limits, newScoped(def, "default", ""))
 	}
 	if r.RateLimit.on() && r.RateLimit.preAuth() == pre {
-		limits = append(limits, newScoped(r.RateLimit, "route", "|"+routeID(r)))
+		s.limits = append(s.limits, newScoped(r.RateLimit, "route", "|"+routeID(r)))
 	}
-	if len(limits) == 0 {
+	if len(s.limits) == 0 {
+		return nil
+	}
+	return s
+}
+
+// decide applies the stage's limits to a request from c. When one denies
+// it, denied is set and shown is that decision; else shown is the tightest
+// decision to show (decided false when the limiter failed for all).
+func (s *limitStage) decide(ctx context.Context, c *caller) (shown ratelimit.Decision, decided, denied bool) {
+	for _, l := range s.limits {
+		key := l.fixed
+		if key == "" {
+			key = limitKey(l.Per, c, l.suffix)
+		}
+		d, err := s.lim.Allow(ctx, key, l.Limit.Limit)
+		if err != nil {
+			l.failed.Inc()
+			s.log.WarnContext(ctx, "gateway: rate limit failed; letting the request pass", "err", err)
+			continue
+		}
+		if !d.Allowed {
+			l.denied.Inc()
+			return d, false, true
+		}
+		l.allowed.Inc()
+		if !decided || d.Remaining < shown.Remaining {
+			shown, decided = d, true
+		}
+	}
+	return shown, decided, false
+}
+
+// limit wraps next in the limits of stage s (nil: none).
+func limit(s *limitStage, trusted []netip.Prefix, next http.Handler) http.Handler {
+	if s == nil {
 		return next
 	}
-	lim := g.opts.Limiter
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var shown ratelimit.Decision
-		decided := false
-		for _, l := range limits {
-			key := l.fixed
-			if key == "" {
-				key = limitKey(l.Per, req, trusted, l.suffix)
-			}
-			d, err := lim.Allow(req.Context(), key, l.Limit.Limit)
-			if err != nil {
-				l.failed.Inc()
-				g.opts.Log.WarnContext(req.Context(), "gateway: rate limit failed; letting the request pass", "err", err)
-				continue
-			}
-			if !d.Allowed {
-				l.denied.Inc()
-				ratelimit.Deny(w, req, d)
-				return
-			}
-			l.allowed.Inc()
-			if !decided || d.Remaining < shown.Remaining {
-				shown, decided = d, true
-			}
+		c := caller{req: req, trusted: trusted}
+		c.principal, _ = authn.FromContext(req.Context())
+		shown, decided, denied := s.decide(req.Context(), &c)
+		if denied {
+			ratelimit.Deny(w, req, shown)
+			return
 		}
 		if decided && tighter(w.Header(), shown) {
 			ratelimit.SetHeaders(w, shown)
@@ -139,10 +170,28 @@ func routeID(r Route) string {
 	return id
 }
 
-// limitKey names the bucket of req under the dimension per (not
-// PerRoute, whose key is fixed), followed by suffix, in one allocation.
-func limitKey(per string, req *http.Request, trusted []netip.Prefix, suffix string) string {
-	p, _ := authn.FromContext(req.Context())
+// caller is who a request comes from, as its buckets are named.
+type caller struct {
+	principal *authn.Principal // nil: anonymous
+	req       *http.Request    // served by net/http: its address is httpx.ClientIP's
+	peer      netip.Addr       // else the TCP peer's
+	hops      []string         // and its X-Forwarded-For lines
+	trusted   []netip.Prefix
+}
+
+// ip is the caller's address.
+func (c *caller) ip() netip.Addr {
+	if c.req != nil {
+		return httpx.ClientIP(c.req, c.trusted)
+	}
+	return httpx.ClientIPOf(c.peer, c.hops, c.trusted)
+}
+
+// limitKey names the bucket of a request from c under the dimension per
+// (not PerRoute, whose key is fixed), followed by suffix, in one
+// allocation.
+func limitKey(per string, c *caller, suffix string) string {
+	p := c.principal
 	switch {
 	case per == PerKey && p != nil && p.Kind == authn.KindAPIKey:
 		return "key:" + p.TokenID + suffix
@@ -151,7 +200,7 @@ func limitKey(per string, req *http.Request, trusted []netip.Prefix, suffix stri
 	}
 	var buf [64]byte
 	b := append(buf[:0], "ip:"...)
-	b = appendIPBucket(b, httpx.ClientIP(req, trusted))
+	b = appendIPBucket(b, c.ip())
 	return string(append(b, suffix...))
 }
 

@@ -34,7 +34,7 @@ func TestLimitAllocations(t *testing.T) {
 		{"per ip", Limit{Per: PerIP, Limit: big}, 2},       // and the key
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := g.limit(Route{Prefix: "/v1/things/"}, tc.def, nil, true, next)
+			h := limit(g.limitStage(Route{Prefix: "/v1/things/"}, tc.def, true), nil, next)
 			w := headerOnly{}
 			req := httptest.NewRequest(http.MethodGet, "http://api.test/v1/things/1", nil)
 			req.RemoteAddr = "203.0.113.7:40000"

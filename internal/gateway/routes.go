@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -76,12 +77,21 @@ func (r Route) matchesPath(path string) bool {
 type entry struct {
 	Route
 	handler http.Handler
+	fast    bool // its upstream can take the fast lane (fastlane.go)
+
+	// What ServeNative needs, made once (native.go).
+	proxy                 *fastProxy // nil unless fast
+	maxBody               int64
+	sunset                string
+	preLimits, postLimits *limitStage
 }
 
 // table is a built Table: entries most specific first.
 type table struct {
-	entries []*entry
-	cors    cors
+	entries  []*entry
+	cors     cors
+	compress bool
+	trusted  []netip.Prefix
 }
 
 // order sorts routes most specific first: longer prefix, then with a
@@ -189,7 +199,7 @@ func (g *Gateway) build(t Table) (*table, error) {
 		return nil, err
 	}
 	slices.SortStableFunc(routes, order)
-	tb := &table{cors: newCORS(t.CORS)}
+	tb := &table{cors: newCORS(t.CORS), compress: t.Compress, trusted: t.TrustedProxies}
 	for _, r := range routes {
 		if len(r.Roles) > 0 || len(r.Permissions) > 0 {
 			r.Auth = AuthRequired
@@ -201,23 +211,27 @@ func (g *Gateway) build(t Table) (*table, error) {
 			return nil, routeError(r, "%v", err)
 		}
 		var h http.Handler
+		e := &entry{maxBody: bodyLimit(r, t.MaxBody), sunset: sunsetOf(r),
+			preLimits: g.limitStage(r, t.RateLimit, true), postLimits: g.limitStage(r, t.RateLimit, false)}
 		if rt, ok := t.Upstreams[r.Upstream]; ok {
 			h = newProxy(r.Upstream, rt, r, t.TrustedProxies, tb.cors.on(), g.opts.Log)
-			h = limitBody(bodyLimit(r, t.MaxBody), h)
+			e.proxy, e.fast = h.(*fastProxy)
+			h = limitBody(e.maxBody, h)
 		} else {
 			h = unavailable(r.Upstream)
 		}
-		h = g.limit(r, t.RateLimit, t.TrustedProxies, false, h) // per user and key: needs the verified caller
+		h = limit(e.postLimits, t.TrustedProxies, h) // per user and key: needs the verified caller
 		h, err := g.authenticate(r, t.TrustedProxies, h)
 		if err != nil {
 			return nil, err
 		}
-		h = g.limit(r, t.RateLimit, t.TrustedProxies, true, h) // per IP and route: 401s count too
+		h = limit(e.preLimits, t.TrustedProxies, h) // per IP and route: 401s count too
 		h = versionHeaders(r, h)
 		if t.Compress {
 			h = compress(h)
 		}
-		tb.entries = append(tb.entries, &entry{Route: r, handler: h})
+		e.Route, e.handler = r, h
+		tb.entries = append(tb.entries, e)
 	}
 	return tb, nil
 }

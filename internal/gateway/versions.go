@@ -14,18 +14,27 @@ func versionHeaders(r Route, next http.Handler) http.Handler {
 	if !r.Deprecated && r.Sunset.IsZero() {
 		return next
 	}
-	var sunset string
-	if !r.Sunset.IsZero() {
-		sunset = r.Sunset.UTC().Format(http.TimeFormat)
-	}
+	sunset := sunsetOf(r)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		h := w.Header()
-		if r.Deprecated {
-			h.Set("Deprecation", "true")
-		}
-		if sunset != "" {
-			h.Set("Sunset", sunset)
-		}
+		setVersionHeaders(w.Header(), r, sunset)
 		next.ServeHTTP(w, req)
 	})
+}
+
+// sunsetOf is r's Sunset header value, "" without one.
+func sunsetOf(r Route) string {
+	if r.Sunset.IsZero() {
+		return ""
+	}
+	return r.Sunset.UTC().Format(http.TimeFormat)
+}
+
+// setVersionHeaders sets r's Deprecation and Sunset (sunsetOf) in h.
+func setVersionHeaders(h http.Header, r Route, sunset string) {
+	if r.Deprecated {
+		h.Set("Deprecation", "true")
+	}
+	if sunset != "" {
+		h.Set("Sunset", sunset)
+	}
 }

@@ -21,11 +21,16 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	if err != nil {
 		return netip.IPv6Unspecified()
 	}
-	ip := peer.Addr().Unmap()
+	return ClientIPOf(peer.Addr(), r.Header.Values("X-Forwarded-For"), trusted)
+}
+
+// ClientIPOf is ClientIP for a request whose TCP peer is peer and whose
+// X-Forwarded-For header lines are hops.
+func ClientIPOf(peer netip.Addr, hops []string, trusted []netip.Prefix) netip.Addr {
+	ip := peer.Unmap()
 	if !isTrusted(ip, trusted) {
 		return ip
 	}
-	hops := r.Header.Values("X-Forwarded-For")
 	for i := len(hops) - 1; i >= 0; i-- {
 		parts := strings.Split(hops[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {

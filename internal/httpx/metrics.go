@@ -48,6 +48,24 @@ func newServerMetrics(service string) *serverMetrics {
 	return &serverMetrics{service: service, inFlight: requestsInFlight.WithLabelValues(service)}
 }
 
+// ServerMetrics records the HTTP server metrics of one service for a
+// server that does not go through Stack (the gateway's fast lane), into
+// the same series.
+type ServerMetrics struct{ m *serverMetrics }
+
+// NewServerMetrics returns service's recorder.
+func NewServerMetrics(service string) ServerMetrics { return ServerMetrics{newServerMetrics(service)} }
+
+// Begin counts a request in flight; End counts it served by route, with
+// method, status and the time since start.
+func (s ServerMetrics) Begin() { s.m.inFlight.Inc() }
+
+// End: see Begin.
+func (s ServerMetrics) End(route, method string, status int, start time.Time) {
+	s.m.inFlight.Dec()
+	s.m.record(route, method, status, time.Since(start))
+}
+
 // routeSeries are one route's series, by method (see methodIndex).
 type routeSeries struct {
 	route    string

@@ -24,8 +24,8 @@ const maxRequestIDLen = 64
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
-		if !validRequestID(id) {
-			id = newRequestID()
+		if !ValidRequestID(id) {
+			id = NewRequestID()
 			// Downstream calls that copy headers forward the id we chose.
 			r.Header.Set(HeaderRequestID, id)
 		}
@@ -38,9 +38,9 @@ func RequestID(next http.Handler) http.Handler {
 	})
 }
 
-// validRequestID accepts ids that are safe to log and echo: 1–64 characters
+// ValidRequestID accepts ids that are safe to log and echo: 1–64 characters
 // from [A-Za-z0-9._:-].
-func validRequestID(id string) bool {
+func ValidRequestID(id string) bool {
 	if id == "" || len(id) > maxRequestIDLen {
 		return false
 	}
@@ -56,7 +56,8 @@ func validRequestID(id string) bool {
 	return true
 }
 
-func newRequestID() string {
+// NewRequestID returns a new request id: a UUIDv7.
+func NewRequestID() string {
 	if id, err := uuid.NewV7(); err == nil {
 		return id.String()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/fastlane"
 	"github.com/bamhq/bam/internal/gateway"
 	"github.com/bamhq/bam/internal/gateway/discovery"
 	"github.com/bamhq/bam/internal/gateway/upstream"
@@ -210,23 +211,38 @@ func (p *Platform) gatewayModule() kernel.Module {
 			gs.reload = p.Reload // a changed file reloads as SIGHUP does: the routes, then the docs
 		}
 		gs.bus = func() *bus.Bus { return p.Bus }
-		gs.HTTPServer = &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr,
-			Handler: httpx.Stack(ModuleGateway, p.Log, p.gatewayDocs(gw, upstreams).Wrap(gw)), Log: p.Log}
-		if gc.TLSCert != "" {
-			if gs.HTTPServer.TLS, err = gateway.ServerTLS(gc.TLSCert, gc.TLSKey); err != nil {
+		handler := httpx.Stack(ModuleGateway, p.Log, p.gatewayDocs(gw, upstreams).Wrap(gw))
+		switch {
+		case gc.TLSCert != "":
+			srv := &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr, Handler: handler, Log: p.Log}
+			if srv.TLS, err = gateway.ServerTLS(gc.TLSCert, gc.TLSKey); err != nil {
 				gs.close()
 				return nil, err
 			}
+			gs.listener = srv
+		case gc.FastLane:
+			gs.listener = &fastlane.Server{Name: ModuleGateway, Addr: p.Config.HTTP.Addr, Handler: handler, Fast: gw.Fast,
+				Native: gw.ServeNative, Log: p.Log}
+		default:
+			gs.listener = &kernel.HTTPServer{Name: ModuleGateway, Addr: p.Config.HTTP.Addr, Handler: handler, Log: p.Log}
 		}
 		return gs, nil
 	}}
+}
+
+// listener is the gateway's public listener: net/http's (kernel.HTTPServer)
+// or, for plain HTTP, the fast lane's (fastlane.Server).
+type listener interface {
+	kernel.Service
+	kernel.Failer
+	BoundAddr() string
 }
 
 // gatewayService is the public listener and what it owns: upstream pools,
 // the rate limiter, the deny-list follower and the config file watcher.
 // The listener drains first, then the rest stops.
 type gatewayService struct {
-	*kernel.HTTPServer
+	listener
 	log      *slog.Logger
 	file     string
 	pools    []*upstream.Pool
@@ -244,7 +260,7 @@ type gatewayService struct {
 }
 
 func (g *gatewayService) Start(ctx context.Context) error {
-	if err := g.HTTPServer.Start(ctx); err != nil {
+	if err := g.listener.Start(ctx); err != nil {
 		return err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -266,7 +282,7 @@ func (g *gatewayService) Start(ctx context.Context) error {
 }
 
 func (g *gatewayService) Stop(ctx context.Context) error {
-	err := g.HTTPServer.Stop(ctx)
+	err := g.listener.Stop(ctx)
 	return errors.Join(err, g.close())
 }
 

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -43,11 +44,19 @@ func SetupTracing(ctx context.Context, o TraceOptions) (shutdown func(context.Co
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
+	exporting.Store(o.Endpoint != "")
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return tp.Shutdown, nil
 }
+
+// exporting is whether SetupTracing installed an exporter.
+var exporting atomic.Bool
+
+// Exporting reports whether spans are exported: with no exporter, a server
+// may leave spans out entirely and only pass the trace context on.
+func Exporting() bool { return exporting.Load() }
 
 // sampler decides which spans are recorded: a sampled parent's always
 // (so a caller's trace stays sampled for the services after this one,

@@ -3,6 +3,7 @@ package upstream
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ type target struct {
 	raw       string // as given to SetTargets
 	scheme    string
 	host      string
+	hostPort  string // host with its port, for dialing
 	healthURL string // "" when not actively checked
 
 	inFlight atomic.Int64
@@ -30,6 +32,8 @@ type target struct {
 	requests, failures atomic.Uint64 // totals, for Stats
 
 	inFlightGauge prometheus.Gauge
+
+	idle idleConns // Forward's connections (conns.go)
 }
 
 func newTarget(pool, raw string, healthURL func(string) string, healthPath string) (*target, error) {
@@ -37,7 +41,14 @@ func newTarget(pool, raw string, healthURL func(string) string, healthPath strin
 		return nil, fmt.Errorf("upstream %s: target %q: %w", pool, raw, err)
 	}
 	u, _ := url.Parse(raw)
-	t := &target{raw: raw, scheme: u.Scheme, host: u.Host}
+	t := &target{raw: raw, scheme: u.Scheme, host: u.Host, hostPort: u.Host}
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		t.hostPort = net.JoinHostPort(u.Hostname(), port)
+	}
 	if healthURL != nil {
 		t.healthURL = healthURL(raw)
 	} else {

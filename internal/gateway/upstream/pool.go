@@ -150,6 +150,7 @@ func (p *Pool) SetTargets(raws []string) error {
 	p.targets.Store(&next)
 	for _, t := range old {
 		if !slices.Contains(next, t) {
+			t.idle.closeIdle(true)
 			forgetTarget(p.opts.Name, t.raw)
 			p.log.Info("upstream replica removed", "upstream", p.opts.Name, "target", t.raw)
 		}
@@ -177,6 +178,7 @@ func (p *Pool) Close() error {
 	p.stop()
 	<-p.healthDone
 	for _, t := range *p.targets.Load() {
+		t.idle.closeIdle(true)
 		forgetTarget(p.opts.Name, t.raw)
 	}
 	forgetPool(p.opts.Name)
@@ -187,6 +189,9 @@ func (p *Pool) Close() error {
 // CloseIdleConnections closes idle connections to every replica;
 // http.Client calls it from its own.
 func (p *Pool) CloseIdleConnections() {
+	for _, t := range *p.targets.Load() {
+		t.idle.closeIdle(false)
+	}
 	p.transport.CloseIdleConnections()
 	if p.http1 != p.transport {
 		p.http1.CloseIdleConnections()

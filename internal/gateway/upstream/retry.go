@@ -24,10 +24,11 @@ const (
 	timeout           // no response headers within Timeout
 	badStatus         // 502, 503 or 504
 	canceled          // the caller gave up: not the replica's fault
+	aborted           // the attempt could not be made (its body could not be replayed)
 )
 
 func (f failure) String() string {
-	return [...]string{"ok", "connect", "broken", "timeout", "status", "canceled"}[f]
+	return [...]string{"ok", "connect", "broken", "timeout", "status", "canceled", "aborted"}[f]
 }
 
 func classify(ctx context.Context, resp *http.Response, err error) failure {

@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -38,97 +40,105 @@ import (
 // Retries times, and spends a token of the pool's retry budget; when the
 // budget is spent the failure is returned as it is.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
+	a := &httpAttempt{p: p, req: req, body: req.Body}
+	if a.body != nil && a.body != http.NoBody {
+		a.client = &clientBody{rc: a.body}
+		a.body = a.client
+	}
+	if a.client != nil && req.GetBody == nil {
+		a.held = transport.HoldBody(a.body)
+		defer a.held.Release()
+		a.body = a.held
+	}
+	if err := p.run(req.Context(), a); err != nil {
+		return nil, err
+	}
+	return a.resp, nil
+}
+
+// attempt is one kind of request as the retry loop (run) sees it.
+type attempt interface {
+	// try sends the request to t, the n-th attempt (from 0). It returns
+	// how that went and, when there is no answer to keep, the error. A
+	// failure of aborted means the attempt could not even be made.
+	try(n int, t *target) (failure, error)
+	// retryable says whether the request may go again after f.
+	retryable(f failure) bool
+	// drop discards the answer kept by the last try, before a retry.
+	drop()
+	// abandon releases the request when no attempt will be made.
+	abandon()
+}
+
+// run is the retry loop of RoundTrip and Forward: breaker, balancing,
+// ejection, budget and metrics. It returns nil when a's last try kept an
+// answer (a success, or a failed answer returned as it is), else the error
+// to give the caller.
+func (p *Pool) run(ctx context.Context, a attempt) error {
 	now := p.now()
 	admitted, probe, changed := p.breaker.admit(now)
 	if changed {
 		p.breakerChanged(HalfOpen)
 	}
 	if !admitted {
-		closeBody(req)
+		a.abandon()
 		p.metrics.circuitOpen.Inc()
-		return nil, p.errOpen
+		return p.errOpen
 	}
 	ts := *p.targets.Load()
 	if len(ts) == 0 {
-		closeBody(req)
+		a.abandon()
 		if probe {
 			p.breaker.release()
 		}
 		p.metrics.errored.Inc()
-		return nil, p.errNoTargets
+		return p.errNoTargets
 	}
 	p.budget.deposit(now)
-
-	body := req.Body
 	var (
-		held   *transport.HeldBody
-		client *clientBody
+		skip    excluded
+		kept    bool // the last try kept an answer
+		lastErr error
+		lastF   failure
+		last    *target
 	)
-	if body != nil && body != http.NoBody {
-		client = &clientBody{rc: body}
-		body = client
-	}
-	if client != nil && req.GetBody == nil {
-		held = transport.HoldBody(body)
-		defer held.Release()
-		body = held
-	}
-	var (
-		skip     excluded
-		lastResp *http.Response
-		lastErr  error
-		lastF    failure
-		last     *target
-	)
-	for attempt := 0; ; attempt++ {
+	for n := 0; ; n++ {
 		i := p.next(ts, skip, now, probe)
-		if i < 0 && attempt > 0 { // the replica a retry counted on went away meanwhile
+		if i < 0 && n > 0 { // the replica a retry counted on went away meanwhile
 			break
 		}
 		if i < 0 {
-			closeBody(req)
+			a.abandon()
 			if p.breaker.trip(now) {
 				p.breakerChanged(Open)
 			}
 			p.metrics.circuitOpen.Inc()
-			return nil, p.errOpen
+			return p.errOpen
 		}
 		skip.add(i)
 		t := ts[i]
-		if attempt > 0 && req.GetBody != nil {
-			b, err := req.GetBody()
-			if err != nil {
-				lastErr = err
-				break
-			}
-			body = b
+		f, err := a.try(n, t)
+		if f == aborted {
+			lastErr = err
+			break
 		}
-		if attempt > 0 && held != nil {
-			held.NextAttempt()
-		}
-		resp, err := p.send(req, t, body)
 		now = p.now()
-		f := classify(req.Context(), resp, err)
-		if err != nil && client.failed() {
-			f = canceled // the client's body broke, not the replica
-		}
 		switch f {
 		case none:
 			p.succeeded(t, now, probe)
 			p.recordOutcome(now, false, probe)
 			p.metrics.ok.Inc()
-			return resp, nil
+			return nil
 		case canceled:
 			if probe {
 				p.breaker.release()
 			}
 			p.metrics.errored.Inc()
-			return nil, err
+			return err
 		}
 		p.failed(t, now)
-		lastResp, lastErr, lastF, last = resp, err, f, t
-		if attempt >= p.opts.Retries || !retryable(req, f, held == nil || !held.Touched()) ||
-			req.Context().Err() != nil || p.next(ts, skip, now, probe) < 0 {
+		kept, lastErr, lastF, last = err == nil, err, f, t
+		if n >= p.opts.Retries || !a.retryable(f) || ctx.Err() != nil || p.next(ts, skip, now, probe) < 0 {
 			break
 		}
 		if !p.budget.withdraw(now) {
@@ -136,25 +146,70 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 		p.metrics.retries[f].Inc()
-		if resp != nil {
-			discard(resp)
-			lastResp = nil
+		if kept {
+			a.drop()
+			kept = false
 		}
 	}
 	p.recordOutcome(now, true, probe)
-	if lastResp != nil {
+	if kept {
 		p.metrics.failed.Inc()
-		return lastResp, nil
+		return nil
 	}
 	p.metrics.errored.Inc()
-	if lastErr == nil { // the answer was discarded for a retry that could not be made
-		return nil, fmt.Errorf("upstream %s: no replica left to retry on: %w", p.opts.Name, ErrUnavailable)
+	switch {
+	case lastErr == nil: // the answer was discarded for a retry that could not be made
+		return fmt.Errorf("upstream %s: no replica left to retry on: %w", p.opts.Name, ErrUnavailable)
+	case last == nil:
+		return fmt.Errorf("upstream %s: %w (%w)", p.opts.Name, ErrUnavailable, lastErr)
+	case lastF == timeout:
+		return fmt.Errorf("upstream %s: %s: %w (%w)", p.opts.Name, last.raw, ErrTimeout, lastErr)
 	}
-	if lastF == timeout {
-		return nil, fmt.Errorf("upstream %s: %s: %w (%w)", p.opts.Name, last.raw, ErrTimeout, lastErr)
-	}
-	return nil, fmt.Errorf("upstream %s: %s: %w (%w)", p.opts.Name, last.raw, ErrUnavailable, lastErr)
+	return fmt.Errorf("upstream %s: %s: %w (%w)", p.opts.Name, last.raw, ErrUnavailable, lastErr)
 }
+
+// httpAttempt is RoundTrip's request: an *http.Request whose body is
+// replayed through GetBody, or held (transport.HoldBody) so that a failed
+// dial can send it again.
+type httpAttempt struct {
+	p      *Pool
+	req    *http.Request
+	body   io.ReadCloser
+	client *clientBody
+	held   *transport.HeldBody
+	resp   *http.Response
+}
+
+func (a *httpAttempt) try(n int, t *target) (failure, error) {
+	if n > 0 && a.req.GetBody != nil {
+		b, err := a.req.GetBody()
+		if err != nil {
+			return aborted, err
+		}
+		a.body = b
+	}
+	if n > 0 && a.held != nil {
+		a.held.NextAttempt()
+	}
+	resp, err := a.p.send(a.req, t, a.body)
+	a.resp = resp
+	f := classify(a.req.Context(), resp, err)
+	if err != nil && a.client.failed() {
+		f = canceled // the client's body broke, not the replica
+	}
+	return f, err
+}
+
+func (a *httpAttempt) retryable(f failure) bool {
+	return retryable(a.req, f, a.held == nil || !a.held.Touched())
+}
+
+func (a *httpAttempt) drop() {
+	discard(a.resp)
+	a.resp = nil
+}
+
+func (a *httpAttempt) abandon() { closeBody(a.req) }
 
 // next picks the replica for an attempt; a breaker probe takes any replica
 // when none is available.

@@ -1,0 +1,238 @@
+package fastlane_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/valyala/fasthttp"
+
+	"github.com/bamhq/bam/internal/fastlane"
+)
+
+// echo answers with what net/http (or the lane's view of it) parsed.
+func echo(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/ws" {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, msg, err := c.Read(r.Context())
+		if err == nil {
+			_ = c.Write(r.Context(), typ, append([]byte("echo "), msg...))
+		}
+		return
+	}
+	if r.URL.Path == "/panic" {
+		panic("boom")
+	}
+	body, err := io.ReadAll(r.Body)
+	_, lane := fastlane.WriterOf(w)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"method": r.Method, "uri": r.RequestURI, "path": r.URL.Path, "query": r.URL.RawQuery, "host": r.Host,
+		"len": len(body), "err": fmt.Sprint(err), "lane": lane, "proto": r.Proto,
+		"cookie": r.Header.Get("Cookie"), "remote": r.RemoteAddr != "", "expect": r.Header.Get("Expect"),
+	})
+}
+
+// start serves echo with the lane taking paths under /fast/ and /native
+// answered natively.
+func start(t *testing.T) *fastlane.Server {
+	s := &fastlane.Server{Name: "test", Addr: "127.0.0.1:0", Handler: http.HandlerFunc(echo), MaxBody: 1 << 10,
+		Log: slog.New(slog.DiscardHandler),
+		Fast: func(ctx *fasthttp.RequestCtx) bool {
+			return strings.HasPrefix(string(ctx.Path()), "/fast/") || string(ctx.Path()) == "/panic"
+		},
+		Native: func(ctx *fasthttp.RequestCtx) bool {
+			if string(ctx.Path()) != "/native" {
+				return false
+			}
+			ctx.SetStatusCode(http.StatusTeapot)
+			ctx.SetBodyString("native")
+			return true
+		},
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	return s
+}
+
+func call(t *testing.T, s *fastlane.Server, method, path, body string, header ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, "http://"+s.BoundAddr()+path, rd)
+	for i := 0; i < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	if len(header) > 0 && header[0] == "Transfer-Encoding" {
+		req.ContentLength = -1
+		req.Body = io.NopCloser(strings.NewReader(body)) // unknown length: chunked
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp, m
+}
+
+// TestLanes: which requests the lane serves, and that both sides parse
+// them the same.
+func TestLanes(t *testing.T) {
+	s := start(t)
+	big := strings.Repeat("b", 5000)
+	for _, tc := range []struct {
+		name, method, path, body string
+		header                   []string
+		lane                     bool
+		len                      float64
+	}{
+		{"get", "GET", "/fast/x?q=%20a", "", nil, true, 0},
+		{"small body", "POST", "/fast/x", "hello", nil, true, 5},
+		{"cookies as sent", "GET", "/fast/x", "", []string{"Cookie", "a=1;b=2; c"}, true, 0},
+		{"not fast", "GET", "/slow/x?q=1", "", nil, false, 0},
+		{"body over MaxBody", "POST", "/fast/x", big, nil, false, 5000},
+		{"chunked", "POST", "/fast/x", big, []string{"Transfer-Encoding", "chunked"}, false, 5000},
+		{"chunked, small", "POST", "/slow/x", "tiny", []string{"Transfer-Encoding", "chunked"}, false, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, m := call(t, s, tc.method, tc.path, tc.body, tc.header...)
+			if resp.StatusCode != 200 || m["lane"] != tc.lane || m["len"] != tc.len || m["err"] != "<nil>" {
+				t.Fatalf("%d %v; want lane %v, len %v", resp.StatusCode, m, tc.lane, tc.len)
+			}
+			if want := strings.SplitN(tc.path, "?", 2)[0]; m["path"] != want || m["uri"] != tc.path {
+				t.Errorf("path %v uri %v; want %s", m["path"], m["uri"], tc.path)
+			}
+			if tc.name == "cookies as sent" && m["cookie"] != "a=1;b=2; c" {
+				t.Errorf("Cookie %q: not as sent", m["cookie"])
+			}
+			if m["remote"] != true || m["proto"] != "HTTP/1.1" {
+				t.Errorf("remote %v proto %v", m["remote"], m["proto"])
+			}
+		})
+	}
+	resp, _ := call(t, s, "GET", "/native", "")
+	if resp.StatusCode != http.StatusTeapot {
+		t.Errorf("native: %d", resp.StatusCode)
+	}
+	native, view, handed := s.Served()
+	if native != 1 || view != 3 || handed != 4 {
+		t.Errorf("served native %d, view %d, handed %d; want 1, 3, 4", native, view, handed)
+	}
+}
+
+// TestHandOverKeepsTheConnection: after a hand-over, the requests that
+// follow on the connection — pipelined with the first here — are net/http's,
+// in order.
+func TestHandOverKeepsTheConnection(t *testing.T) {
+	s := start(t)
+	c, err := net.Dial("tcp", s.BoundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "POST /slow/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"+
+		"GET /fast/2 HTTP/1.1\r\nHost: x\r\n\r\n"+
+		"POST /fast/3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
+	br := bufio.NewReader(c)
+	for i, want := range []string{"/slow/1", "/fast/2", "/fast/3"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if m["path"] != want || m["lane"] != false {
+			t.Errorf("response %d: %v; want %s served by net/http", i, m, want)
+		}
+	}
+}
+
+// TestHandOverExpectContinue: a handed-over request that expects 100
+// Continue gets one, and its body arrives.
+func TestHandOverExpectContinue(t *testing.T) {
+	s := start(t)
+	c, err := net.Dial("tcp", s.BoundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "POST /slow/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("%q %v; want 100 Continue", line, err)
+	}
+	_, _ = br.ReadString('\n') // the blank line
+	_, _ = io.WriteString(c, "hello")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != 200 || m["len"] != 5.0 || m["expect"] != "" {
+		t.Errorf("%d %v", resp.StatusCode, m)
+	}
+}
+
+// TestHandOverWebSocket: an upgrade goes to net/http, which hijacks it.
+func TestHandOverWebSocket(t *testing.T) {
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+s.BoundAddr()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := c.Read(ctx)
+	if err != nil || string(msg) != "echo hi" {
+		t.Fatalf("%q %v", msg, err)
+	}
+}
+
+// TestRefusals: what fasthttp cannot read is answered as problem+json, and
+// a panic in the lane is a 500 that does not take the server down.
+func TestRefusals(t *testing.T) {
+	s := start(t)
+	resp, _ := call(t, s, "GET", "/fast/x", "", "X-Big", strings.Repeat("h", 20<<10))
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("big head: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, _ = call(t, s, "GET", "/panic", "")
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("panic: %d", resp.StatusCode)
+	}
+	if resp, m := call(t, s, "GET", "/fast/after", ""); resp.StatusCode != 200 || m["lane"] != true {
+		t.Errorf("after the panic: %d %v", resp.StatusCode, m)
+	}
+}

@@ -1,0 +1,256 @@
+package gateway
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/bamhq/bam/internal/authn"
+	"github.com/bamhq/bam/internal/fastlane"
+	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/ratelimit"
+	"github.com/bamhq/bam/internal/telemetry"
+)
+
+// ServeNative serves a request of the fast lane (internal/fastlane) with
+// no net/http type on the way — no *http.Request, no middleware chain —
+// when it needs nothing but what this path does, and reports whether it
+// did; when it returns false it has done nothing, and the lane serves the
+// request through the gateway's http.Handler. It takes:
+//
+//   - servers with no access log line per request (the logger above info)
+//     and no span to export (telemetry.Exporting): httpx.Stack's work;
+//   - requests whose route proxies to an HTTP/1.1 pool (Fast holds), with
+//     no CORS request (an Origin while CORS is on), no API key, a body
+//     within the route's limit;
+//   - on a route that verifies tokens: no credential where that is
+//     optional, or a valid bearer JWT whose caller has the route's roles
+//     and permissions — a refusal (401, 403) is the chain's to explain.
+//
+// For those it does what the chain does — security, CORS Vary and version
+// headers, the request id, both stages of rate limits with their headers,
+// the forwarding (fastProxy's) and the server metrics — and answers its
+// own errors (429, upstream failures) through the chain's writers, in the
+// lane's net/http view. TestNativeMatchesChain holds the two paths to the
+// same answers. The trace context travels in the request's own headers:
+// no span is started.
+func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
+	if telemetry.Exporting() || g.accessLog.Enabled(ctx, slog.LevelInfo) {
+		return false
+	}
+	t := g.table.Load()
+	h := &ctx.Request.Header
+	if t.cors.on() && h.Peek("Origin") != nil {
+		return false
+	}
+	e := t.fastEntry(ctx)
+	if e == nil || e.maxBody > 0 && int64(h.ContentLength()) > e.maxBody {
+		return false
+	}
+	var p *authn.Principal
+	if e.Auth != AuthNone && g.opts.Auth != nil {
+		cred, err := authn.Credential(string(h.Peek("Authorization")), string(h.Peek("X-Api-Key")))
+		switch {
+		case err != nil || authn.IsAPIKey(cred):
+			return false
+		case cred == "" && e.Auth == AuthRequired:
+			return false
+		case cred != "":
+			if p, err = g.opts.Auth.Verifier.Verify(ctx, cred); err != nil || !p.Allowed(e.Roles, e.Permissions) {
+				return false
+			}
+		}
+	}
+	start := time.Now()
+	method := string(h.Method())
+	g.metrics.Begin()
+	status := g.serveNative(ctx, t, e, p)
+	g.metrics.End(e.Prefix, method, status, start)
+	if status >= 500 { // the access log's line for server errors, logged at error
+		g.accessLog.LogAttrs(ctx, slog.LevelError, "http request", slog.String("method", method),
+			slog.String("route", e.Prefix), slog.String("path", string(ctx.URI().PathOriginal())),
+			slog.Int("status", status), slog.Duration("duration", time.Since(start)))
+	}
+	return true
+}
+
+// serveNative answers a request ServeNative took and returns its status.
+func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *authn.Principal) int {
+	h := &ctx.Request.Header
+	edge := edgeHeaders.Get().(*headerMap)
+	defer edge.release()
+	id := string(h.Peek(httpx.HeaderRequestID))
+	if !httpx.ValidRequestID(id) {
+		id = httpx.NewRequestID()
+	}
+	edge.set(t, e, id)
+	c := caller{principal: p, peer: remoteIP(ctx), trusted: t.trusted}
+	if len(t.trusted) > 0 {
+		c.hops = peekAll(h, "X-Forwarded-For")
+	}
+	for _, stage := range [...]*limitStage{e.preLimits, e.postLimits} {
+		if stage == nil {
+			continue
+		}
+		d, decided, denied := stage.decide(ctx, &c)
+		if denied {
+			return edge.answer(ctx, id, func(w http.ResponseWriter, r *http.Request) { ratelimit.Deny(w, r, d) })
+		}
+		if decided && tighter(edge.h, d) {
+			ratelimit.SetHeaders(edge, d)
+		}
+	}
+	out := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(out)
+	e.proxy.outgoingNative(out, ctx, id, &c)
+	resp := fasthttp.AcquireResponse()
+	answer, err := e.proxy.pool.Forward(out, resp)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		return edge.answer(ctx, id, func(w http.ResponseWriter, r *http.Request) { e.proxy.fail(w, r, err) })
+	}
+	dst := &ctx.Response
+	for k, vv := range edge.h {
+		for _, v := range vv {
+			dst.Header.Add(k, v)
+		}
+	}
+	e.proxy.copyHeaders(&dst.Header, &resp.Header, func(key string, v []byte) bool {
+		return bytes.Equal(dst.Header.Peek(key), v)
+	})
+	status := resp.StatusCode()
+	if err := deliver(dst, resp, answer, h.IsHead()); err != nil {
+		dst.Reset()
+		return edge.answer(ctx, id, func(w http.ResponseWriter, r *http.Request) { e.proxy.fail(w, r, err) })
+	}
+	dst.SetStatusCode(status)
+	return status
+}
+
+// outgoingNative builds the upstream's request from the lane's, as
+// outgoing does from an *http.Request: the same headers but hop-by-hop and
+// forwarding ones, the request id id, X-Forwarded-* from c.
+func (f *fastProxy) outgoingNative(out *fasthttp.Request, ctx *fasthttp.RequestCtx, id string, c *caller) {
+	in := &ctx.Request.Header
+	out.Header.DisableNormalizing()
+	out.Header.SetMethodBytes(in.Method())
+	uri := in.RequestURI()
+	if f.route.StripPrefix { // the raw path is the decoded one: Fast refuses escapes
+		path, query := uri, []byte(nil)
+		if i := bytes.IndexByte(uri, '?'); i >= 0 {
+			path, query = uri[:i], uri[i:]
+		}
+		u := stripPath(string(path), f.route.Prefix)
+		out.Header.SetRequestURI(u + string(query))
+	} else {
+		out.Header.SetRequestURIBytes(uri)
+	}
+	out.Header.SetHostBytes(in.Host())
+	var drop map[string]bool
+	if conn := in.Peek("Connection"); len(conn) > 0 {
+		drop = tokens(string(conn))
+	}
+	for k, v := range in.AllInOrder() {
+		key := unsafeString(k) // compared, never kept
+		if key == "Host" || hopByHop(key) || forwarded(key) || key == "Content-Length" ||
+			key == httpx.HeaderRequestID || drop[key] {
+			continue
+		}
+		out.Header.AddBytesKV(k, v)
+	}
+	if te := in.Peek("Te"); bytes.EqualFold(te, []byte("trailers")) {
+		out.Header.Set("Te", "trailers")
+	}
+	out.Header.Set(httpx.HeaderRequestID, id)
+	client := c.peer.String()
+	if len(f.trusted) > 0 {
+		client = c.ip().String()
+	}
+	out.Header.Set("X-Forwarded-For", client)
+	out.Header.SetBytesV("X-Forwarded-Host", in.Host())
+	out.Header.Set("X-Forwarded-Proto", "http")
+	if body := ctx.Request.Body(); len(body) > 0 {
+		out.SetBodyRaw(body)
+	}
+}
+
+// headerMap is the edge's own response headers for one request, written by
+// the same functions as on the chain (they take an http.Header or a
+// ResponseWriter), pooled.
+type headerMap struct{ h http.Header }
+
+var edgeHeaders = sync.Pool{New: func() any { return &headerMap{h: make(http.Header, 8)} }}
+
+func (m *headerMap) release() {
+	clear(m.h)
+	edgeHeaders.Put(m)
+}
+
+// Header, Write and WriteHeader let ratelimit.SetHeaders write m.
+func (m *headerMap) Header() http.Header       { return m.h }
+func (m *headerMap) Write([]byte) (int, error) { return 0, http.ErrBodyNotAllowed }
+func (m *headerMap) WriteHeader(int)           {}
+
+// set writes what the chain sets before the proxy: security headers, Vary
+// for CORS and compression, the route's version headers, the request id.
+func (m *headerMap) set(t *table, e *entry, id string) {
+	securityHeadersTo(m.h, false) // the lane serves plain HTTP only
+	if t.cors.on() {
+		m.h.Add("Vary", "Origin")
+	}
+	if t.compress {
+		addVary(m.h)
+	}
+	setVersionHeaders(m.h, e.Route, e.sunset)
+	m.h[httpx.HeaderRequestID] = []string{id}
+}
+
+// answer writes the response through the lane's net/http view, with m's
+// headers and the request id in the request's context (for the problem's
+// requestId), and returns its status.
+func (m *headerMap) answer(ctx *fasthttp.RequestCtx, id string, write http.HandlerFunc) int {
+	return fastlane.Serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for k, v := range m.h {
+			h[k] = v
+		}
+		write(w, r.WithContext(telemetry.WithRequestID(r.Context(), id)))
+	}))
+}
+
+// fastEntry is the route of a request Fast accepts, or nil.
+func (t *table) fastEntry(ctx *fasthttp.RequestCtx) *entry {
+	h := &ctx.Request.Header
+	if t.compress && len(h.Peek("Accept-Encoding")) > 0 {
+		return nil
+	}
+	path := ctx.URI().PathOriginal()
+	if len(path) == 0 || path[0] != '/' || bytes.IndexByte(path, '%') >= 0 || bytes.Contains(path, []byte("/.")) {
+		return nil
+	}
+	e, _ := t.match(unsafeString(h.Method()), unsafeString(h.Host()), unsafeString(path))
+	if e == nil || !e.fast {
+		return nil
+	}
+	return e
+}
+
+// remoteIP is the TCP peer's address.
+func remoteIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	ip, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	return ip.Unmap()
+}
+
+// peekAll returns every value of the header key.
+func peekAll(h *fasthttp.RequestHeader, key string) []string {
+	var out []string
+	for _, v := range h.PeekAll(key) {
+		out = append(out, string(v))
+	}
+	return out
+}

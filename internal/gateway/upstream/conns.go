@@ -1,0 +1,173 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Forward's connections: each replica keeps the HTTP/1.1 connections it is
+// done with, newest last, and a request takes the newest one that has not
+// been idle too long, or dials. A connection is one request at a time and
+// carries no goroutine of its own: the request's goroutine writes it and
+// reads the answer.
+
+const (
+	// connReadBuffer bounds the response head Forward accepts (net/http's
+	// own limit is far larger, but 32 KiB of headers is already abuse).
+	connReadBuffer  = 32 << 10
+	connWriteBuffer = 16 << 10
+	// maxIdleConns is how many idle connections a replica keeps.
+	maxIdleConns = 512
+)
+
+// conn is one connection to a replica.
+type conn struct {
+	net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idle   time.Time // when it was last given back
+	reused bool      // it carried a request before this one
+}
+
+// roundTrip writes req and reads the answer's head into resp; timeout
+// (when positive) bounds both, and never the body that follows.
+func (c *conn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	if timeout > 0 {
+		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+			return err
+		}
+	}
+	if err := req.Write(c.bw); err != nil {
+		return err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return err
+	}
+	if err := resp.Read(c.br); err != nil {
+		return err
+	}
+	if timeout > 0 {
+		return c.SetDeadline(time.Time{})
+	}
+	return nil
+}
+
+// idleConns is a replica's idle connections.
+type idleConns struct {
+	mu     sync.Mutex
+	conns  []*conn
+	closed bool // the replica left the pool: nothing is kept any more
+}
+
+// conn returns an idle connection to t used within fresh, or a new one.
+func (p *Pool) conn(t *target, fresh time.Duration) (*conn, error) {
+	now := time.Now()
+	ic := &t.idle
+	ic.mu.Lock()
+	for n := len(ic.conns); n > 0; n = len(ic.conns) {
+		c := ic.conns[n-1]
+		ic.conns[n-1] = nil
+		ic.conns = ic.conns[:n-1]
+		if now.Sub(c.idle) < fresh {
+			ic.mu.Unlock()
+			c.reused = true
+			return c, nil
+		}
+		// The newest is too old for this request; the older ones are
+		// older still. Close them all: the replica may have already.
+		ic.mu.Unlock()
+		c.Close()
+		ic.mu.Lock()
+	}
+	ic.mu.Unlock()
+	return p.dial(t)
+}
+
+// keep gives c back to t's idle connections.
+func (p *Pool) keep(t *target, c *conn) {
+	c.idle = time.Now()
+	ic := &t.idle
+	ic.mu.Lock()
+	if ic.closed || len(ic.conns) >= maxIdleConns {
+		ic.mu.Unlock()
+		c.Close()
+		return
+	}
+	ic.conns = append(ic.conns, c)
+	ic.mu.Unlock()
+}
+
+// closeIdle closes t's idle connections; with forever, t keeps none from
+// now on.
+func (ic *idleConns) closeIdle(forever bool) {
+	ic.mu.Lock()
+	conns := ic.conns
+	ic.conns = nil
+	ic.closed = ic.closed || forever
+	ic.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// dialError is a connection that could not be made: nothing was sent.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "dial: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// dial opens a connection to t with the pool's transport settings: its
+// dialer (and so its timeout), and for https targets its TLS
+// configuration, speaking HTTP/1.1.
+func (p *Pool) dial(t *target) (*conn, error) {
+	tr := p.http1
+	ctx := context.Background()
+	dialer := tr.DialContext
+	if dialer == nil {
+		dialer = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
+	}
+	nc, err := dialer(ctx, "tcp", t.hostPort)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	if t.scheme == "https" {
+		cfg := &tls.Config{}
+		if tr.TLSClientConfig != nil {
+			cfg = tr.TLSClientConfig.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(t.hostPort)
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(nc, cfg)
+		hctx, cancel := context.WithTimeout(ctx, cmpTimeout(tr.TLSHandshakeTimeout))
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			_ = nc.Close()
+			return nil, &dialError{err}
+		}
+		nc = tc
+	}
+	return &conn{Conn: nc, br: bufio.NewReaderSize(nc, connReadBuffer), bw: bufio.NewWriterSize(nc, connWriteBuffer)}, nil
+}
+
+func cmpTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 10 * time.Second
+	}
+	return d
+}
+
+// isTimeout says whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
+}
