@@ -236,8 +236,8 @@ func (s *Server) refuse(ctx *fasthttp.RequestCtx, err error) {
 }
 
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }
 
 // logger sends fasthttp's own messages to slog, at warn.

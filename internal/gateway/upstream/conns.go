@@ -166,8 +166,9 @@ func cmpTimeout(d time.Duration) time.Duration {
 	return d
 }
 
-// isTimeout says whether err is a deadline that passed.
+// isTimeout says whether err is a deadline that passed (fasthttp's
+// reader reports the connection's as fasthttp.ErrTimeout, not a net.Error).
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout() || errors.Is(err, context.DeadlineExceeded)
 }
