@@ -15,7 +15,7 @@ import (
 // refuses); so is everything else: the built-in services in this process,
 // the docs, unmatched paths.
 func (g *Gateway) Fast(ctx *fasthttp.RequestCtx) bool {
-	return g.table.Load().fastEntry(ctx) != nil
+	return g.table.Load().fastEntry(ctx, false) != nil
 }
 
 // unsafeString views b as a string for a lookup that does not keep it.

@@ -58,7 +58,7 @@ func (f *fastProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dst := lane.Response()
 	edge := w.Header()
-	f.copyHeaders(&dst.Header, &resp.Header, func(key string, v []byte) bool {
+	f.copyHeaders(&resp.Header, dst.Header.AddBytesKV, func(key string, v []byte) bool {
 		e := edge[key]
 		return len(e) == 1 && e[0] == string(v)
 	})
@@ -164,7 +164,7 @@ func (f *fastProxy) outgoing(out *fasthttp.Request, r *http.Request) error {
 // gateway does CORS, and security or request id headers the gateway set to
 // the same value, as same reports (ModifyResponse's rules on the slow
 // path).
-func (f *fastProxy) copyHeaders(dst *fasthttp.ResponseHeader, src *fasthttp.ResponseHeader, same func(key string, v []byte) bool) {
+func (f *fastProxy) copyHeaders(src *fasthttp.ResponseHeader, add func(k, v []byte), same func(key string, v []byte) bool) {
 	var drop map[string]bool
 	if c := src.Peek("Connection"); len(c) > 0 {
 		drop = tokens(string(c))
@@ -180,7 +180,7 @@ func (f *fastProxy) copyHeaders(dst *fasthttp.ResponseHeader, src *fasthttp.Resp
 				continue
 			}
 		}
-		dst.AddBytesKV(k, v)
+		add(k, v)
 	}
 }
 

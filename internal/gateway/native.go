@@ -5,13 +5,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/bamhq/bam/internal/authn"
 	"github.com/bamhq/bam/internal/fastlane"
+	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/ratelimit"
 	"github.com/bamhq/bam/internal/telemetry"
@@ -48,7 +51,7 @@ func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
 	if t.cors.on() && h.Peek("Origin") != nil {
 		return false
 	}
-	e := t.fastEntry(ctx)
+	e := t.fastEntry(ctx, true)
 	if e == nil || e.maxBody > 0 && int64(h.ContentLength()) > e.maxBody {
 		return false
 	}
@@ -88,7 +91,8 @@ func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *a
 	if !httpx.ValidRequestID(id) {
 		id = httpx.NewRequestID()
 	}
-	edge.set(t, e, id)
+	encoded := t.compress && len(h.Peek("Accept-Encoding")) > 0 // the answer goes through compress
+	edge.set(t, e, id, encoded)
 	c := caller{principal: p, peer: remoteIP(ctx), trusted: t.trusted}
 	if len(t.trusted) > 0 {
 		c.hops = peekAll(h, "X-Forwarded-For")
@@ -114,13 +118,16 @@ func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *a
 		fasthttp.ReleaseResponse(resp)
 		return edge.answer(ctx, id, func(w http.ResponseWriter, r *http.Request) { e.proxy.fail(w, r, err) })
 	}
+	if encoded {
+		return edge.compressed(ctx, e, resp, answer)
+	}
 	dst := &ctx.Response
 	for k, vv := range edge.h {
 		for _, v := range vv {
 			dst.Header.Add(k, v)
 		}
 	}
-	e.proxy.copyHeaders(&dst.Header, &resp.Header, func(key string, v []byte) bool {
+	e.proxy.copyHeaders(&resp.Header, dst.Header.AddBytesKV, func(key string, v []byte) bool {
 		return bytes.Equal(dst.Header.Peek(key), v)
 	})
 	status := resp.StatusCode()
@@ -197,13 +204,14 @@ func (m *headerMap) Write([]byte) (int, error) { return 0, http.ErrBodyNotAllowe
 func (m *headerMap) WriteHeader(int)           {}
 
 // set writes what the chain sets before the proxy: security headers, Vary
-// for CORS and compression, the route's version headers, the request id.
-func (m *headerMap) set(t *table, e *entry, id string) {
+// for CORS and compression (compress's own, when encoded), the route's
+// version headers, the request id.
+func (m *headerMap) set(t *table, e *entry, id string, encoded bool) {
 	securityHeadersTo(m.h, false) // the lane serves plain HTTP only
 	if t.cors.on() {
 		m.h.Add("Vary", "Origin")
 	}
-	if t.compress {
+	if t.compress && !encoded {
 		addVary(m.h)
 	}
 	setVersionHeaders(m.h, e.Route, e.sunset)
@@ -223,10 +231,57 @@ func (m *headerMap) answer(ctx *fasthttp.RequestCtx, id string, write http.Handl
 	}))
 }
 
-// fastEntry is the route of a request Fast accepts, or nil.
-func (t *table) fastEntry(ctx *fasthttp.RequestCtx) *entry {
+// compressed answers a client that accepts a compressed answer: the
+// upstream's answer goes through the chain's compress (gzip, zstd, brotli
+// as the client prefers, for the types and sizes worth it), run by
+// fasthttpadaptor, which streams what it flushes. It returns the status.
+func (m *headerMap) compressed(ctx *fasthttp.RequestCtx, e *entry, resp *fasthttp.Response, answer *upstream.Answer) int {
+	status := resp.StatusCode()
+	head := ctx.IsHead()
+	h := compress(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		defer fasthttp.ReleaseResponse(resp)
+		defer answer.Close()
+		wh := w.Header()
+		for k, v := range m.h {
+			wh[k] = append(wh[k], v...) // after what compress set (its Vary)
+		}
+		e.proxy.copyHeaders(&resp.Header, func(k, v []byte) { wh.Add(string(k), string(v)) },
+			func(key string, v []byte) bool { e := wh[key]; return len(e) == 1 && e[0] == string(v) })
+		if n := resp.Header.ContentLength(); n >= 0 {
+			wh.Set("Content-Length", strconv.Itoa(n)) // as the proxy passes it: compress decides with it
+		}
+		w.WriteHeader(status)
+		if head || bodyForbidden(status) {
+			return
+		}
+		buf := buffers.Get().(*[]byte)
+		defer buffers.Put(buf)
+		for {
+			n, err := answer.Read(*buf)
+			if n > 0 {
+				if _, werr := w.Write((*buf)[:n]); werr != nil {
+					return
+				}
+				if resp.Header.ContentLength() < 0 {
+					w.(http.Flusher).Flush() // a stream: each piece as it comes
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}))
+	fasthttpadaptor.NewFastHTTPHandler(h)(ctx)
+	return status
+}
+
+// fastEntry is the route of a request the lane may serve, or nil; with
+// encoded, also when the client accepts a compressed answer (ServeNative
+// compresses through fasthttpadaptor, which streams; the lane's
+// http.Handler view would buffer it whole).
+func (t *table) fastEntry(ctx *fasthttp.RequestCtx, encoded bool) *entry {
 	h := &ctx.Request.Header
-	if t.compress && len(h.Peek("Accept-Encoding")) > 0 {
+	if !encoded && t.compress && len(h.Peek("Accept-Encoding")) > 0 {
 		return nil
 	}
 	path := ctx.URI().PathOriginal()
