@@ -79,20 +79,32 @@ func (w *brotliWriter) WriteHeader(code int) {
 	}
 	w.code = code
 	h := w.Header()
-	cl := int64(-1)
-	if v := h.Get("Content-Length"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			cl = n
-		}
-	}
-	ct := h.Get("Content-Type")
-	switch {
-	case !bodyAllowed(code) || h.Get("Content-Encoding") != "" || h.Get("Content-Range") != "" || noTransform(h) ||
-		(ct != "" && !compressible(ct)) || (cl >= 0 && cl < gzhttp.DefaultMinSize):
+	switch cl, ct := contentLength(h), h.Get("Content-Type"); {
+	case leftPlain(code, h):
 		w.startPlain()
 	case ct != "" && cl >= gzhttp.DefaultMinSize:
 		w.startCompressing()
 	}
+}
+
+// leftPlain reports whether an answer with status code and head h is
+// never compressed, by the brotli writer or by gzhttp: no body, encoded
+// already, a range, no-transform, a type not worth it, or a known length
+// under gzhttp.DefaultMinSize.
+func leftPlain(code int, h http.Header) bool {
+	ct, cl := h.Get("Content-Type"), contentLength(h)
+	return !bodyAllowed(code) || h.Get("Content-Encoding") != "" || h.Get("Content-Range") != "" || noTransform(h) ||
+		(ct != "" && !compressible(ct)) || (cl >= 0 && cl < gzhttp.DefaultMinSize)
+}
+
+// contentLength is h's Content-Length, -1 when absent or invalid.
+func contentLength(h http.Header) int64 {
+	if v := h.Get("Content-Length"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return -1
 }
 
 func (w *brotliWriter) Write(p []byte) (int, error) {

@@ -204,6 +204,9 @@ func sameAnswers(t *testing.T, log *slog.Logger) *fastlane.Server {
 		{"GET", "/o/stream", "", with(38, "Accept-Encoding", "gzip")},
 		{"GET", "/o/big", "", with(39, "Accept-Encoding", "gzip")},
 		{"GET", "/jwt/x", "", with(40, "Authorization", staff, "Accept-Encoding", "gzip")},
+		{"GET", "/o/x", "", with(41, "Accept-Encoding", "br")},
+		{"GET", "/o/fail", "", with(42, "Accept-Encoding", "gzip")},
+		{"GET", "/o/json", "", with(43, "Accept-Encoding", "gzip", "Cache-Control", "no-transform")},
 	}
 	// A connection per request: a hand-over keeps the connection on net/http.
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -91,8 +92,7 @@ func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *a
 	if !httpx.ValidRequestID(id) {
 		id = httpx.NewRequestID()
 	}
-	encoded := t.compress && len(h.Peek("Accept-Encoding")) > 0 // the answer goes through compress
-	edge.set(t, e, id, encoded)
+	edge.set(t, e, id)
 	c := caller{principal: p, peer: remoteIP(ctx), trusted: t.trusted}
 	if len(t.trusted) > 0 {
 		c.hops = peekAll(h, "X-Forwarded-For")
@@ -118,8 +118,8 @@ func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *a
 		fasthttp.ReleaseResponse(resp)
 		return edge.answer(ctx, id, func(w http.ResponseWriter, r *http.Request) { e.proxy.fail(w, r, err) })
 	}
-	if encoded {
-		return edge.compressed(ctx, e, resp, answer)
+	if t.compress && len(h.Peek("Accept-Encoding")) > 0 && !leftPlain(resp.StatusCode(), answerHead(&resp.Header)) {
+		return edge.compressed(ctx, e, resp, answer) // compress may encode it: let it decide
 	}
 	dst := &ctx.Response
 	for k, vv := range edge.h {
@@ -204,14 +204,14 @@ func (m *headerMap) Write([]byte) (int, error) { return 0, http.ErrBodyNotAllowe
 func (m *headerMap) WriteHeader(int)           {}
 
 // set writes what the chain sets before the proxy: security headers, Vary
-// for CORS and compression (compress's own, when encoded), the route's
-// version headers, the request id.
-func (m *headerMap) set(t *table, e *entry, id string, encoded bool) {
+// for CORS and compression (compress sets it for every answer), the
+// route's version headers, the request id.
+func (m *headerMap) set(t *table, e *entry, id string) {
 	securityHeadersTo(m.h, false) // the lane serves plain HTTP only
 	if t.cors.on() {
 		m.h.Add("Vary", "Origin")
 	}
-	if t.compress && !encoded {
+	if t.compress {
 		addVary(m.h)
 	}
 	setVersionHeaders(m.h, e.Route, e.sunset)
@@ -243,7 +243,10 @@ func (m *headerMap) compressed(ctx *fasthttp.RequestCtx, e *entry, resp *fasthtt
 		defer answer.Close()
 		wh := w.Header()
 		for k, v := range m.h {
-			wh[k] = append(wh[k], v...) // after what compress set (its Vary)
+			if k == "Vary" {
+				v = slices.DeleteFunc(slices.Clone(v), func(s string) bool { return s == "Accept-Encoding" })
+			}
+			wh[k] = append(wh[k], v...) // after what compress set: its own Vary
 		}
 		e.proxy.copyHeaders(&resp.Header, func(k, v []byte) { wh.Add(string(k), string(v)) },
 			func(key string, v []byte) bool { e := wh[key]; return len(e) == 1 && e[0] == string(v) })
@@ -273,6 +276,20 @@ func (m *headerMap) compressed(ctx *fasthttp.RequestCtx, e *entry, resp *fasthtt
 	}))
 	fasthttpadaptor.NewFastHTTPHandler(h)(ctx)
 	return status
+}
+
+// answerHead is what leftPlain reads of an upstream's answer head.
+func answerHead(h *fasthttp.ResponseHeader) http.Header {
+	out := http.Header{}
+	for _, k := range [...]string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Range", "Cache-Control"} {
+		for _, v := range h.PeekAll(k) {
+			out.Add(k, string(v))
+		}
+	}
+	if n := h.ContentLength(); n >= 0 {
+		out.Set("Content-Length", strconv.Itoa(n))
+	}
+	return out
 }
 
 // fastEntry is the route of a request the lane may serve, or nil; with
