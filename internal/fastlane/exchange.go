@@ -65,7 +65,9 @@ func acquireExchange(ctx *fasthttp.RequestCtx) *exchange {
 		r.Body = bodyReader{&x.body}
 		r.GetBody = nil
 	}
-	r = r.WithContext(context.Context(ctx))
+	// Not ctx itself: a RequestCtx is recycled, and its Done is the
+	// server's shutdown, which must not cancel the requests it drains.
+	r = r.WithContext(context.Background())
 	x.req = *r
 	x.w.reset(ctx)
 	return x

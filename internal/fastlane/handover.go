@@ -89,6 +89,7 @@ func (b *guardedBody) end() {
 // appendWithout appends the raw header lines of raw to dst, less those
 // named name (lower case).
 func appendWithout(dst, raw []byte, name string) []byte {
+	dropping := false // the lines that continue a dropped one (obs-fold) go with it
 	for len(raw) > 0 {
 		line := raw
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -96,8 +97,13 @@ func appendWithout(dst, raw []byte, name string) []byte {
 		} else {
 			raw = nil
 		}
+		if dropping && (line[0] == ' ' || line[0] == '\t') {
+			continue
+		}
+		dropping = false
 		if colon := bytes.IndexByte(line, ':'); colon >= 0 &&
 			bytes.EqualFold(bytes.TrimSpace(line[:colon]), []byte(name)) {
+			dropping = true
 			continue
 		}
 		dst = append(dst, line...)

@@ -32,10 +32,13 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/bamhq/bam/internal/httpx"
 )
@@ -64,6 +67,8 @@ type Server struct {
 	failed  chan error
 	lanes   [3]atomic.Uint64 // requests served by Native, by Handler in the lane; connections handed over
 	started bool
+	mu      sync.Mutex
+	open    map[net.Conn]struct{} // the lane's connections (not those handed over)
 }
 
 const (
@@ -88,6 +93,7 @@ func (s *Server) Start(ctx context.Context) error {
 	addr := ln.Addr().String()
 	s.bound.Store(&addr)
 	s.handed = newConnListener(ln.Addr())
+	s.open = map[net.Conn]struct{}{}
 	s.slow = &http.Server{
 		Handler:           s.Handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -108,6 +114,7 @@ func (s *Server) Start(ctx context.Context) error {
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
 		KeepHijackedConns:            true, // handed over: net/http's to close
+		ConnState:                    s.track,
 		Logger:                       logger{s.Log},
 	}
 	s.failed = make(chan error, 2)
@@ -126,6 +133,20 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// track keeps the lane's open connections, for Stop.
+func (s *Server) track(c net.Conn, state fasthttp.ConnState) {
+	switch state {
+	case fasthttp.StateNew:
+		s.mu.Lock()
+		s.open[c] = struct{}{}
+		s.mu.Unlock()
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		s.mu.Lock()
+		delete(s.open, c)
+		s.mu.Unlock()
+	}
+}
+
 // Stop implements kernel.Service: both servers stop accepting and drain
 // until ctx ends, then what is left is closed.
 func (s *Server) Stop(ctx context.Context) error {
@@ -133,6 +154,13 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	errFast := s.fast.ShutdownWithContext(ctx)
+	if errFast != nil { // fasthttp leaves what did not drain open, serving
+		s.mu.Lock()
+		for c := range s.open {
+			_ = c.Close()
+		}
+		s.mu.Unlock()
+	}
 	errSlow := s.slow.Shutdown(ctx)
 	if errors.Is(errSlow, context.DeadlineExceeded) || errors.Is(errSlow, context.Canceled) {
 		s.Log.Warn("drain deadline reached; closing remaining connections", "server", s.Name)
@@ -166,12 +194,20 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	defer func() {
-		if v := recover(); v != nil && v != http.ErrAbortHandler {
+		v := recover()
+		switch {
+		case v == nil:
+		case v == http.ErrAbortHandler:
+			// net/http's way to cut a response: the client must not take
+			// what was written for a whole one. No response; the
+			// connection is closed.
+			ctx.Response.Reset()
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(func(c net.Conn) { _ = c.Close() })
+		default:
 			s.Log.Error("panic serving a request", "server", s.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			ctx.Response.Reset()
 			ctx.SetStatusCode(http.StatusInternalServerError)
-			ctx.SetConnectionClose()
-		} else if v != nil {
 			ctx.SetConnectionClose()
 		}
 	}()
@@ -202,14 +238,29 @@ func Serve(ctx *fasthttp.RequestCtx, h http.Handler) int {
 	return x.w.commit()
 }
 
-// qualifies says whether ctx may be served in the lane at all: no upgrade,
-// a body (if any) of known length up to MaxBody.
+// qualifies says whether ctx may be served in the lane at all: an
+// origin-form target (absolute-form's host is net/http's to weigh against
+// Host), no upgrade, no Transfer-Encoding, a body (if any) of known length
+// up to MaxBody, and header names net/http accepts (fasthttp is more
+// lenient, and an upstream must not see what net/http would refuse).
 func (s *Server) qualifies(ctx *fasthttp.RequestCtx) bool {
 	h := &ctx.Request.Header
+	if uri := h.RequestURI(); len(uri) == 0 || uri[0] != '/' {
+		return false
+	}
 	if n := h.ContentLength(); n == -1 || n > s.MaxBody { // -1: chunked
 		return false
 	}
-	return h.Peek("Upgrade") == nil && !h.IsConnect()
+	if h.Peek("Upgrade") != nil || h.IsConnect() {
+		return false
+	}
+	for k := range h.AllInOrder() { // as sent: fasthttp drops a Transfer-Encoding it ignores
+		name := unsafe.String(unsafe.SliceData(k), len(k))
+		if !httpguts.ValidHeaderFieldName(name) || name == "Transfer-Encoding" {
+			return false
+		}
+	}
+	return true
 }
 
 // refuse answers a request fasthttp could not read, as problem+json.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +37,15 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/panic" {
 		panic("boom")
 	}
+	if r.URL.Path == "/fast/abort" {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, "partial")
+		panic(http.ErrAbortHandler)
+	}
+	if r.URL.Path == "/fast/hold" {
+		<-held
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	_, lane := fastlane.WriterOf(w)
 	w.Header().Set("Content-Type", "application/json")
@@ -45,6 +55,9 @@ func echo(w http.ResponseWriter, r *http.Request) {
 		"cookie": r.Header.Get("Cookie"), "remote": r.RemoteAddr != "", "expect": r.Header.Get("Expect"),
 	})
 }
+
+// held blocks /fast/hold until closed.
+var held = make(chan struct{})
 
 // start serves echo with the lane taking paths under /fast/ and /native
 // answered natively.
@@ -235,4 +248,78 @@ func TestRefusals(t *testing.T) {
 	if resp, m := call(t, s, "GET", "/fast/after", ""); resp.StatusCode != 200 || m["lane"] != true {
 		t.Errorf("after the panic: %d %v", resp.StatusCode, m)
 	}
+}
+
+// raw sends request as bytes on a new connection and returns the status
+// line of the answer, or "" when the connection was closed without one.
+func raw(t *testing.T, s *fastlane.Server, request string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", s.BoundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, request)
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// TestLaneLeavesToNetHTTP: what net/http judges differently from fasthttp
+// is handed to it — an absolute-form target, a Transfer-Encoding that is
+// not chunked, a header name net/http refuses — and a folded Expect is
+// dropped whole from the replay.
+func TestLaneLeavesToNetHTTP(t *testing.T) {
+	s := start(t)
+	for _, tc := range []struct{ name, request, want string }{
+		{"absolute-form", "GET http://other.test/fast/x HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
+		{"identity", "POST /fast/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\nhi", "HTTP/1.1 501 Not Implemented"},
+		{"bad header name", "GET /fast/x HTTP/1.1\r\nHost: x\r\nX Bad: 1\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+		// the continuation went with the line it continues: not a broken head
+		{"folded expect", "POST /slow/x HTTP/1.1\r\nHost: x\r\nExpect: 100-\r\n continue\r\nContent-Length: 2\r\n\r\nhi", "HTTP/1.1 200 OK"},
+	} {
+		if got := raw(t, s, tc.request); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: %q; want %q", tc.name, got, tc.want)
+		}
+	}
+	if native, view, _ := s.Served(); native+view != 0 {
+		t.Errorf("the lane served %d of them", native+view)
+	}
+}
+
+// TestAbortIsNotAnAnswer: a handler in the lane that aborts (panics with
+// http.ErrAbortHandler, as net/http's way to cut a response) sends nothing
+// the client could take for a whole answer.
+func TestAbortIsNotAnAnswer(t *testing.T) {
+	s := start(t)
+	if got := raw(t, s, "GET /fast/abort HTTP/1.1\r\nHost: x\r\n\r\n"); got != "" {
+		t.Errorf("an aborted response was answered %q", got)
+	}
+}
+
+// TestStopClosesWhatDidNotDrain: a request still being served in the lane
+// when Stop's deadline passes has its connection closed.
+func TestStopClosesWhatDidNotDrain(t *testing.T) {
+	s := start(t)
+	c, err := net.Dial("tcp", s.BoundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "GET /fast/hold HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = s.Stop(ctx)
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	close(held)
+	if err == nil || isTimeout(err) {
+		t.Errorf("the connection is still open after Stop: %v", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -55,12 +55,13 @@ func (d *Docs) Invalidate() {
 	d.mu.Unlock()
 }
 
+// docsPath reports whether path is one Docs.Wrap serves.
+func docsPath(path string) bool { return path == "/openapi.json" || path == "/docs" }
+
 // Wrap serves /docs and /openapi.json itself and everything else with next.
 func (d *Docs) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/openapi.json", "/docs":
-		default:
+		if !docsPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -148,6 +150,8 @@ func sameAnswers(t *testing.T, log *slog.Logger) *fastlane.Server {
     - {path: /staff/, upstream: %[1]s, auth: required, roles: [staff], strip_prefix: true}
     - {path: /old/, upstream: %[1]s, auth: none, deprecated: true, sunset: "2030-01-01T00:00:00Z", strip_prefix: true}
     - {path: /down/, upstream: %[2]s, auth: none, retries: 0}
+    - {path: /h/, host: internal.example, upstream: %[1]s, auth: required}
+    - {path: /, upstream: %[1]s, auth: none}
 `, up, down), log)
 	token := "Bearer " + a.token("u1", nil)
 	staff := "Bearer " + a.token("u2", map[string]any{"roles": []string{"staff"}})
@@ -241,6 +245,25 @@ func sameAnswers(t *testing.T, log *slog.Logger) *fastlane.Server {
 		}
 		return resp.StatusCode, h, b
 	}
+	// Requests no well-behaved client sends, as bytes: only the status
+	// lines are compared (a path refused, a route's host taken from an
+	// absolute-form target, the docs), with the upstream's echo of what it
+	// was sent.
+	for _, rawReq := range []string{
+		"GET //admin/y HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /o/x\\..\\..\\jwt/y HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /o//x HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /o/..;x/jwt/y HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET http://internal.example/h/x HTTP/1.1\r\nHost: public.example\r\n\r\n",
+		"GET http://other.example/strip/x HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /docs HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /o/x HTTP/1.1\r\nHost: h\r\nX Forwarded For: 1.2.3.4\r\n\r\n",
+	} {
+		a, b := rawStatus(t, slow, rawReq), rawStatus(t, fast, rawReq)
+		if a != b {
+			t.Errorf("%q: %q via net/http, %q via the lane", rawReq, a, b)
+		}
+	}
 	for _, r := range reqs {
 		s1, h1, b1 := send(slow, r)
 		s2, h2, b2 := send(fast, r)
@@ -256,6 +279,30 @@ func sameAnswers(t *testing.T, log *slog.Logger) *fastlane.Server {
 		}
 	}
 	return f
+}
+
+// rawStatus sends request as bytes to base and returns the answer's
+// status line and, when the upstream answered, the first line it echoed.
+func rawStatus(t *testing.T, base, request string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, request)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	first, _, _ := strings.Cut(string(body), "\n")
+	if resp.Header.Get("X-Upstream") == "" {
+		first = ""
+	}
+	return resp.Status + " " + strings.ReplaceAll(first, strings.TrimPrefix(base, "http://"), "HOST")
 }
 
 // normalize sorts each header's values (their order across different

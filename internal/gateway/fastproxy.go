@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -166,8 +167,8 @@ func (f *fastProxy) outgoing(out *fasthttp.Request, r *http.Request) error {
 // path).
 func (f *fastProxy) copyHeaders(src *fasthttp.ResponseHeader, add func(k, v []byte), same func(key string, v []byte) bool) {
 	var drop map[string]bool
-	if c := src.Peek("Connection"); len(c) > 0 {
-		drop = tokens(string(c))
+	if c := src.PeekAll("Connection"); len(c) > 0 {
+		drop = tokens(string(bytes.Join(c, []byte(","))))
 	}
 	for k, v := range src.All() {
 		key := unsafeString(k) // compared, never kept

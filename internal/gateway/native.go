@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -65,7 +66,7 @@ func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
 		case cred == "" && e.Auth == AuthRequired:
 			return false
 		case cred != "":
-			if p, err = g.opts.Auth.Verifier.Verify(ctx, cred); err != nil || !p.Allowed(e.Roles, e.Permissions) {
+			if p, err = g.opts.Auth.Verifier.Verify(context.Background(), cred); err != nil || !p.Allowed(e.Roles, e.Permissions) {
 				return false
 			}
 		}
@@ -73,10 +74,11 @@ func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
 	start := time.Now()
 	method := string(h.Method())
 	g.metrics.Begin()
-	status := g.serveNative(ctx, t, e, p)
-	g.metrics.End(e.Prefix, method, status, start)
+	status := http.StatusInternalServerError // if serveNative panics
+	defer func() { g.metrics.End(e.Prefix, method, status, start) }()
+	status = g.serveNative(ctx, t, e, p)
 	if status >= 500 { // the access log's line for server errors, logged at error
-		g.accessLog.LogAttrs(ctx, slog.LevelError, "http request", slog.String("method", method),
+		g.accessLog.LogAttrs(context.Background(), slog.LevelError, "http request", slog.String("method", method),
 			slog.String("route", e.Prefix), slog.String("path", string(ctx.URI().PathOriginal())),
 			slog.Int("status", status), slog.Duration("duration", time.Since(start)))
 	}
@@ -101,7 +103,7 @@ func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *a
 		if stage == nil {
 			continue
 		}
-		d, decided, denied := stage.decide(ctx, &c)
+		d, decided, denied := stage.decide(context.Background(), &c)
 		if denied {
 			return edge.answer(ctx, id, func(w http.ResponseWriter, r *http.Request) { ratelimit.Deny(w, r, d) })
 		}
@@ -159,8 +161,8 @@ func (f *fastProxy) outgoingNative(out *fasthttp.Request, ctx *fasthttp.RequestC
 	}
 	out.Header.SetHostBytes(in.Host())
 	var drop map[string]bool
-	if conn := in.Peek("Connection"); len(conn) > 0 {
-		drop = tokens(string(conn))
+	if conn := in.PeekAll("Connection"); len(conn) > 0 {
+		drop = tokens(string(bytes.Join(conn, []byte(","))))
 	}
 	for k, v := range in.AllInOrder() {
 		key := unsafeString(k) // compared, never kept
@@ -301,8 +303,17 @@ func (t *table) fastEntry(ctx *fasthttp.RequestCtx, encoded bool) *entry {
 	if !encoded && t.compress && len(h.Peek("Accept-Encoding")) > 0 {
 		return nil
 	}
+	uri := h.RequestURI()
+	if len(uri) == 0 || uri[0] != '/' { // absolute-form or *: net/http's
+		return nil
+	}
 	path := ctx.URI().PathOriginal()
-	if len(path) == 0 || path[0] != '/' || bytes.IndexByte(path, '%') >= 0 || bytes.Contains(path, []byte("/.")) {
+	// An escaped path is net/http's to decode; one badPath refuses is its
+	// to refuse. /docs and /openapi.json are the docs' (Docs.Wrap), and a
+	// client asking for server-sent events stays on net/http, which sees
+	// it leave (the lane would notice only at the next event).
+	if len(path) == 0 || bytes.IndexByte(path, '%') >= 0 || badPathOf(unsafeString(path), "") ||
+		docsPath(unsafeString(path)) || bytes.Contains(h.Peek("Accept"), []byte("text/event-stream")) {
 		return nil
 	}
 	e, _ := t.match(unsafeString(h.Method()), unsafeString(h.Host()), unsafeString(path))

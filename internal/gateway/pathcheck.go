@@ -17,8 +17,11 @@ import (
 // resolves it: /v1/pub/../admin/x must not match /v1/pub/. A segment that
 // is a dot segment once its matrix parameters are dropped (/..;x/, which
 // Tomcat, Jetty and Spring resolve as ..) is refused too.
-func badPath(r *http.Request) bool {
-	p := r.URL.Path
+func badPath(r *http.Request) bool { return badPathOf(r.URL.Path, r.URL.RawPath) }
+
+// badPathOf is badPath for a decoded path p and its escaped form raw ("":
+// none other than p).
+func badPathOf(p, raw string) bool {
 	if p == "" {
 		return false // no route matches it: answered 404
 	}
@@ -39,7 +42,7 @@ func badPath(r *http.Request) bool {
 	if clean != p {
 		return true
 	}
-	raw := strings.ToLower(r.URL.RawPath)
+	raw = strings.ToLower(raw)
 	return strings.Contains(raw, "%2e") || strings.Contains(raw, "%2f") ||
 		strings.Contains(raw, "%5c") || strings.ContainsRune(raw, '\\')
 }

@@ -77,6 +77,11 @@ func (p *Pool) conn(t *target, fresh time.Duration) (*conn, error) {
 		ic.conns = ic.conns[:n-1]
 		if now.Sub(c.idle) < fresh {
 			ic.mu.Unlock()
+			if !quiet(c.Conn) { // closed by the replica, or stray bytes: not a fresh answer's
+				c.Close()
+				ic.mu.Lock()
+				continue
+			}
 			c.reused = true
 			return c, nil
 		}
@@ -90,12 +95,13 @@ func (p *Pool) conn(t *target, fresh time.Duration) (*conn, error) {
 	return p.dial(t)
 }
 
-// keep gives c back to t's idle connections.
+// keep gives c back to t's idle connections, unless the replica sent
+// more than the answer (bytes no request asked for).
 func (p *Pool) keep(t *target, c *conn) {
 	c.idle = time.Now()
 	ic := &t.idle
 	ic.mu.Lock()
-	if ic.closed || len(ic.conns) >= maxIdleConns {
+	if ic.closed || len(ic.conns) >= maxIdleConns || c.br.Buffered() > 0 {
 		ic.mu.Unlock()
 		c.Close()
 		return

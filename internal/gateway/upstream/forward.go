@@ -103,7 +103,7 @@ func (p *Pool) exchange(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 		resp.Reset()
 		resp.SkipBody = head
 		resp.StreamBody = true
-		if err = c.roundTrip(req, resp, p.opts.Timeout); err == nil {
+		if err = c.roundTrip(req, resp, p.headerTimeout()); err == nil {
 			return newAnswer(p, t, c, resp), nil
 		}
 		c.Close()
@@ -112,6 +112,15 @@ func (p *Pool) exchange(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 		}
 		fresh = 0 // the replica closed its idle connections: take a new one
 	}
+}
+
+// headerTimeout bounds the wait for an answer's head: Timeout, or with
+// none the transport's ResponseHeaderTimeout, as RoundTrip has it.
+func (p *Pool) headerTimeout() time.Duration {
+	if p.opts.Timeout > 0 {
+		return p.opts.Timeout
+	}
+	return p.http1.ResponseHeaderTimeout
 }
 
 // closedBeforeAnswer says whether err is a connection the peer closed

@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -188,5 +189,74 @@ func TestForwardStreamEndedEarly(t *testing.T) {
 	}
 	if s := p.Stats().Targets[0]; s.InFlight != 0 {
 		t.Errorf("%d requests still in flight", s.InFlight)
+	}
+}
+
+// rawReplica answers every request on a connection with answer, as bytes,
+// then does what after says: "close" closes the connection (without a
+// Connection: close), anything else is written too (bytes no request
+// asked for).
+func rawReplica(t *testing.T, answer, after string) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					body := answer
+					if req.Method == http.MethodHead {
+						body = strings.SplitAfter(answer, "\r\n\r\n")[0]
+					}
+					_, _ = io.WriteString(c, body)
+					if after == "close" {
+						return
+					}
+					_, _ = io.WriteString(c, after)
+				}
+			}()
+		}
+	}()
+	return "http://" + l.Addr().String()
+}
+
+// TestForwardDropsDirtyConnections: bytes a replica sends beyond its
+// answer are never taken for the next request's answer, and a connection
+// the replica closed is not reused for a request that must not be sent
+// twice.
+func TestForwardDropsDirtyConnections(t *testing.T) {
+	forged := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+	stray := rawReplica(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", forged)
+	p := newPool(t, upstream.Options{Targets: []string{stray}, HealthInterval: -1})
+	for i := range 3 {
+		if status, body, err := forward(t, p, "GET", "/x", ""); err != nil || status != 200 || body != "ok" {
+			t.Fatalf("GET %d: %d %q %v; want ok", i, status, body, err)
+		}
+		time.Sleep(20 * time.Millisecond) // the stray answer arrives
+	}
+
+	closing := rawReplica(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "close")
+	p = newPool(t, upstream.Options{Targets: []string{closing}, HealthInterval: -1, Retries: -1})
+	for i := range 5 {
+		if status, _, err := forward(t, p, "POST", "/x", "once"); err != nil || status != 200 {
+			t.Fatalf("POST %d to a replica that closes after each answer: %d %v", i, status, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if f := p.Stats().Targets[0].Failures; f != 0 {
+		t.Errorf("%d failures counted against a healthy replica", f)
 	}
 }
