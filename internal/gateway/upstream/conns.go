@@ -66,8 +66,18 @@ type idleConns struct {
 	closed bool // the replica left the pool: nothing is kept any more
 }
 
-// conn returns an idle connection to t used within fresh, or a new one.
-func (p *Pool) conn(t *target, fresh time.Duration) (*conn, error) {
+// peekAfter is how long a connection must have been idle before it is
+// peeked at (quiet) for a request that may be sent twice: under load
+// connections come back within microseconds, and the peek costs a system
+// call; what a replica sends with an answer is caught when the connection
+// is kept (keep), and a request that finds the connection closed goes
+// again on a new one (exchange). A request that must not be sent twice
+// always peeks.
+const peekAfter = time.Millisecond
+
+// conn returns an idle connection to t used within fresh, or a new one;
+// safe says the request may be sent twice.
+func (p *Pool) conn(t *target, fresh time.Duration, safe bool) (*conn, error) {
 	now := time.Now()
 	ic := &t.idle
 	ic.mu.Lock()
@@ -77,7 +87,7 @@ func (p *Pool) conn(t *target, fresh time.Duration) (*conn, error) {
 		ic.conns = ic.conns[:n-1]
 		if now.Sub(c.idle) < fresh {
 			ic.mu.Unlock()
-			if !quiet(c.Conn) { // closed by the replica, or stray bytes: not a fresh answer's
+			if (!safe || now.Sub(c.idle) >= peekAfter) && !quiet(c.Conn) { // closed by the replica, or stray bytes
 				c.Close()
 				ic.mu.Lock()
 				continue

@@ -96,7 +96,7 @@ func (p *Pool) exchange(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 		fresh = unsafeReuse
 	}
 	for try := 0; ; try++ {
-		c, err := p.conn(t, fresh)
+		c, err := p.conn(t, fresh, idempotent)
 		if err != nil {
 			return nil, err
 		}
