@@ -98,6 +98,7 @@ func deliver(dst *fasthttp.Response, resp *fasthttp.Response, answer *upstream.A
 		fasthttp.ReleaseResponse(resp)
 		return err
 	default:
+		answer.Unbound()
 		dst.SetBodyStream(&streamed{answer: answer, resp: resp}, n)
 		dst.ImmediateHeaderFlush = n < 0 // server-sent events: the head goes out before the first event
 	}

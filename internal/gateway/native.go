@@ -240,6 +240,7 @@ func (m *headerMap) answer(ctx *fasthttp.RequestCtx, id string, write http.Handl
 func (m *headerMap) compressed(ctx *fasthttp.RequestCtx, e *entry, resp *fasthttp.Response, answer *upstream.Answer) int {
 	status := resp.StatusCode()
 	head := ctx.IsHead()
+	answer.Unbound() // compress may stream it
 	h := compress(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		defer fasthttp.ReleaseResponse(resp)
 		defer answer.Close()

@@ -30,19 +30,29 @@ const (
 // conn is one connection to a replica.
 type conn struct {
 	net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	idle   time.Time // when it was last given back
-	reused bool      // it carried a request before this one
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	idle     time.Time // when it was last given back
+	reused   bool      // it carried a request before this one
+	deadline bool      // a deadline is set on it
 }
 
 // roundTrip writes req and reads the answer's head into resp; timeout
-// (when positive) bounds both, and never the body that follows.
+// (when positive) bounds both. The deadline stays for the body: an answer
+// read whole goes on under it, and one streamed is first unbound (Answer's
+// Unbound). A connection used without a timeout has none left from before.
 func (c *conn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
-	if timeout > 0 {
+	switch {
+	case timeout > 0:
 		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
 			return err
 		}
+		c.deadline = true
+	case c.deadline:
+		if err := c.SetDeadline(time.Time{}); err != nil {
+			return err
+		}
+		c.deadline = false
 	}
 	if err := req.Write(c.bw); err != nil {
 		return err
@@ -50,13 +60,7 @@ func (c *conn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout
 	if err := c.bw.Flush(); err != nil {
 		return err
 	}
-	if err := resp.Read(c.br); err != nil {
-		return err
-	}
-	if timeout > 0 {
-		return c.SetDeadline(time.Time{})
-	}
-	return nil
+	return resp.Read(c.br)
 }
 
 // idleConns is a replica's idle connections.

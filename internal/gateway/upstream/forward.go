@@ -171,6 +171,15 @@ func newAnswer(p *Pool, t *target, c *conn, resp *fasthttp.Response) *Answer {
 	return a
 }
 
+// Unbound lifts the header timeout from the rest of the body: a stream may
+// last. The caller calls it before streaming a body it does not read whole.
+func (a *Answer) Unbound() {
+	if a.conn.deadline {
+		_ = a.conn.SetDeadline(time.Time{})
+		a.conn.deadline = false
+	}
+}
+
 // Read reads the body.
 func (a *Answer) Read(b []byte) (int, error) {
 	if a.ended {
