@@ -161,12 +161,7 @@ func TestLanes(t *testing.T) {
 // in order.
 func TestHandOverKeepsTheConnection(t *testing.T) {
 	s := start(t)
-	c, err := net.Dial("tcp", s.BoundAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, s)
 	_, _ = io.WriteString(c, "POST /slow/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"+
 		"GET /fast/2 HTTP/1.1\r\nHost: x\r\n\r\n"+
 		"POST /fast/3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
@@ -189,12 +184,7 @@ func TestHandOverKeepsTheConnection(t *testing.T) {
 // Continue gets one, and its body arrives.
 func TestHandOverExpectContinue(t *testing.T) {
 	s := start(t)
-	c, err := net.Dial("tcp", s.BoundAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, s)
 	_, _ = io.WriteString(c, "POST /slow/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
@@ -254,12 +244,7 @@ func TestRefusals(t *testing.T) {
 // line of the answer, or "" when the connection was closed without one.
 func raw(t *testing.T, s *fastlane.Server, request string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", s.BoundAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, s)
 	_, _ = io.WriteString(c, request)
 	line, _ := bufio.NewReader(c).ReadString('\n')
 	return strings.TrimSpace(line)
@@ -301,18 +286,14 @@ func TestAbortIsNotAnAnswer(t *testing.T) {
 // when Stop's deadline passes has its connection closed.
 func TestStopClosesWhatDidNotDrain(t *testing.T) {
 	s := start(t)
-	c, err := net.Dial("tcp", s.BoundAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, s)
 	_, _ = io.WriteString(c, "GET /fast/hold HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(100 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_ = s.Stop(ctx)
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	_, err = c.Read(make([]byte, 1))
+	_, err := c.Read(make([]byte, 1))
 	close(held)
 	if err == nil || isTimeout(err) {
 		t.Errorf("the connection is still open after Stop: %v", err)
@@ -322,4 +303,17 @@ func TestStopClosesWhatDidNotDrain(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// dial opens a connection to s, closed with the test; reads and writes
+// give up after 10 s.
+func dial(t *testing.T, s *fastlane.Server) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.BoundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }
