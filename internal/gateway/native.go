@@ -41,11 +41,11 @@ import (
 // headers, the request id, both stages of rate limits with their headers,
 // the forwarding (fastProxy's) and the server metrics — and answers its
 // own errors (429, upstream failures) through the chain's writers, in the
-// lane's net/http view. TestNativeMatchesChain holds the two paths to the
-// same answers. The trace context travels in the request's own headers:
-// no span is started.
+// lane's net/http view. TestFastLaneMatchesNetHTTP holds the two paths to
+// the same answers. The trace context travels in the request's own
+// headers: no span is started.
 func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
-	if telemetry.Exporting() || g.accessLog.Enabled(ctx, slog.LevelInfo) {
+	if telemetry.Exporting() || g.accessLog.Enabled(context.Background(), slog.LevelInfo) {
 		return false
 	}
 	t := g.table.Load()
