@@ -92,6 +92,9 @@ func (p *Pool) exchange(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 	// request written to one it just closed cannot be told apart from one
 	// it received and crashed on.
 	fresh := p.opts.Transport.IdleConnTimeout
+	if fresh <= 0 {
+		fresh = 90 * time.Second // NewTransport's
+	}
 	if !idempotent {
 		fresh = unsafeReuse
 	}
