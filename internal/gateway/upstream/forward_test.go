@@ -43,21 +43,26 @@ func forward(t *testing.T, p *upstream.Pool, method, path, body string, header .
 	return resp.StatusCode(), string(b), err
 }
 
-// countConns counts the connections a replica accepts.
-func countConns(r *replica) *atomic.Int64 {
+// countingReplica is newReplica that also counts the connections it
+// accepts.
+func countingReplica(t *testing.T, h http.HandlerFunc) (*replica, *atomic.Int64) {
 	var n atomic.Int64
-	r.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			n.Add(1)
 		}
 	}
-	return &n
+	srv.Start()
+	r := &replica{srv: srv, url: srv.URL}
+	t.Cleanup(r.stop)
+	return r, &n
 }
 
 // TestForwardReusesConnections: bodies of every framing arrive whole, and
 // a connection whose answer was read to its end carries the next request.
 func TestForwardReusesConnections(t *testing.T) {
-	r := newReplica(t, func(w http.ResponseWriter, req *http.Request) {
+	r, conns := countingReplica(t, func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		switch req.URL.Path {
 		case "/chunked":
@@ -70,7 +75,6 @@ func TestForwardReusesConnections(t *testing.T) {
 			io.WriteString(w, req.Method+" "+req.Host+" "+string(body))
 		}
 	})
-	conns := countConns(r)
 	p := newPool(t, upstream.Options{Targets: []string{r.url}, HealthInterval: -1})
 	for i, tc := range []struct{ method, path, body, want string }{
 		{"GET", "/x", "", "GET api.test "},
@@ -159,14 +163,13 @@ func TestForwardAfterIdleClose(t *testing.T) {
 // TestForwardStreamEndedEarly: an answer closed before its end does not
 // give its connection back (the rest would be read as the next answer).
 func TestForwardStreamEndedEarly(t *testing.T) {
-	r := newReplica(t, func(w http.ResponseWriter, req *http.Request) {
+	r, conns := countingReplica(t, func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/big" {
 			io.WriteString(w, strings.Repeat("x", 1<<20))
 			return
 		}
 		io.WriteString(w, "small")
 	})
-	conns := countConns(r)
 	p := newPool(t, upstream.Options{Targets: []string{r.url}, HealthInterval: -1})
 	req := fasthttp.AcquireRequest()
 	req.Header.SetRequestURI("/big")
