@@ -61,9 +61,6 @@ func (w *Writer) Flush() {}
 // write it themselves; SetDirect says they did.
 func (w *Writer) Response() *fasthttp.Response { return &w.ctx.Response }
 
-// Request is the fasthttp request being served.
-func (w *Writer) Request() *fasthttp.Request { return &w.ctx.Request }
-
 // SetDirect records that the handler set the response body on Response()
 // itself (SetBody, SetBodyStream): Write is refused from now on.
 func (w *Writer) SetDirect() { w.direct = true }
