@@ -1,7 +1,19 @@
 // Package loadtest drives HTTP load at one target and summarises what came
 // back: throughput, success ratio and latency percentiles. It is the engine
-// of `bam bench`, built on vegeta's attacker; it only ever hits the URL it
+// of `bam bench`: each of Options.Connections workers owns one kept-alive
+// connection (a fasthttp HostClient), and at a fixed rate they share one
+// schedule of send times, so a slow answer delays nobody else's request.
+// Latency runs from a request's scheduled time, not from when a busy
+// worker got to it (no coordinated omission). It only ever hits the URL it
 // is given, and is meant for 127.0.0.1 and hosts you run yourself.
+//
+// It was built on vegeta's attacker until that cost ~47 µs of CPU per
+// request (net/http's client with two goroutines per connection, a
+// channel hop per request each way, a t-digest per result): at 17,000
+// req/s the generator took 0.8 of this machine's two cores and its own
+// scheduling showed up as milliseconds in every target's p99. This engine
+// costs a fraction of that; it keeps every latency and sorts them for
+// exact percentiles.
 package loadtest
 
 import (
@@ -9,13 +21,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // Options describe one run.
@@ -53,75 +67,137 @@ type Report struct {
 const MaxRate = 10_000_000
 
 // Run sends load as o describes until o.Duration passes or ctx ends.
+// Requests in flight then finish (each within o.Timeout); none starts.
 func Run(ctx context.Context, o Options) (Report, error) {
 	if err := o.defaults(); err != nil {
 		return Report{}, err
 	}
-	workers := uint64(o.Connections)
-	// At most Connections requests in flight, in both modes: vegeta would
-	// otherwise add a worker and a connection whenever the target falls
-	// behind, and report the queue it built as the target's latency.
-	opts := []func(*vegeta.Attacker){
-		vegeta.Connections(o.Connections),
-		vegeta.MaxConnections(o.Connections),
-		vegeta.Workers(workers),
-		vegeta.MaxWorkers(workers),
-		vegeta.Timeout(o.Timeout),
-		vegeta.KeepAlive(true),
+	s := newSchedule(o.Rate, o.Duration)
+	workers := make([]*worker, o.Connections)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w, err := newWorker(o)
+		if err != nil {
+			return Report{}, err
+		}
+		workers[i] = w
+		wg.Go(func() { w.run(ctx, s) })
 	}
-	atk := vegeta.NewAttacker(opts...)
-	tgt := vegeta.NewStaticTargeter(vegeta.Target{Method: o.Method, URL: o.URL, Header: o.Header, Body: o.Body})
-	pace := vegeta.ConstantPacer{Freq: int(o.Rate + 0.5), Per: time.Second}
-	if o.Rate == 0 {
-		pace = vegeta.ConstantPacer{} // unlimited
-	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	s.progress(ctx, done, o.Progress, o.ProgressEvery)
+	<-done
+	return s.report(o, workers)
+}
 
-	var m vegeta.Metrics
-	var tick <-chan time.Time
-	if o.Progress != nil && o.Duration > o.ProgressEvery {
-		t := time.NewTicker(o.ProgressEvery)
-		defer t.Stop()
-		tick = t.C
+// schedule is the run's send times, which the workers share: at a rate,
+// the k-th request is due at start + k/rate, whichever worker is free to
+// take it; with no rate, each is due as soon as a worker takes it.
+type schedule struct {
+	start, end time.Time
+	period     time.Duration // 0: no rate
+	next       atomic.Int64  // the next k to take
+	answered   atomic.Int64  // for the progress lines
+}
+
+func newSchedule(rate float64, d time.Duration) *schedule {
+	s := &schedule{start: time.Now()}
+	s.end = s.start.Add(d)
+	if rate > 0 {
+		s.period = time.Duration(float64(time.Second) / rate)
 	}
-	began := time.Now()
-	results := atk.Attack(tgt, pace, o.Duration, "bench")
-	var last uint64
-	lastAt := began
-loop:
+	return s
+}
+
+// take returns the time the next request is due, and false once the run
+// is over.
+func (s *schedule) take(ctx context.Context) (time.Time, bool) {
+	if ctx.Err() != nil {
+		return time.Time{}, false
+	}
+	if s.period == 0 {
+		now := time.Now()
+		return now, now.Before(s.end)
+	}
+	due := s.start.Add(time.Duration(s.next.Add(1)-1) * s.period)
+	return due, due.Before(s.end)
+}
+
+// progress prints a line every `every` until done, when out is set and the
+// run is longer than that.
+func (s *schedule) progress(ctx context.Context, done <-chan struct{}, out io.Writer, every time.Duration) {
+	if out == nil || s.end.Sub(s.start) <= every {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last int64
+	lastAt := s.start
 	for {
 		select {
-		case res, ok := <-results:
-			if !ok {
-				break loop
-			}
-			m.Add(res)
-		case now := <-tick:
-			fmt.Fprintf(o.Progress, "%5.1fs  %8d requests  %9.0f req/s now\n",
-				now.Sub(began).Seconds(), m.Requests, float64(m.Requests-last)/now.Sub(lastAt).Seconds())
-			last, lastAt = m.Requests, now
+		case <-done:
+			return
 		case <-ctx.Done():
-			atk.Stop()
-			for res := range results { // drain: the attacker closes the channel once its workers end
-				m.Add(res)
-			}
-			break loop
+			return
+		case now := <-t.C:
+			n := s.answered.Load()
+			fmt.Fprintf(out, "%5.1fs  %8d requests  %9.0f req/s now\n",
+				now.Sub(s.start).Seconds(), n, float64(n-last)/now.Sub(lastAt).Seconds())
+			last, lastAt = n, now
 		}
 	}
-	m.Close()
-	if m.Requests == 0 {
+}
+
+// report sums the workers' results.
+func (s *schedule) report(o Options, workers []*worker) (Report, error) {
+	var (
+		lat      []time.Duration
+		codes    = map[string]int{}
+		errs     = map[string]bool{}
+		ok       uint64
+		sentLast time.Time
+		lastDone time.Time
+	)
+	for _, w := range workers {
+		lat = append(lat, w.latencies...)
+		for code, n := range w.codes {
+			codes[fmt.Sprint(code)] += n
+			if code >= 200 && code < 400 {
+				ok += uint64(n)
+			}
+		}
+		if w.failed > 0 {
+			codes["0"] += w.failed
+		}
+		for e := range w.errors {
+			errs[e] = true
+		}
+		if w.lastSent.After(sentLast) {
+			sentLast = w.lastSent
+		}
+		if w.lastDone.After(lastDone) {
+			lastDone = w.lastDone
+		}
+	}
+	n := uint64(len(lat))
+	if n == 0 {
 		return Report{}, errors.New("loadtest: no request completed")
 	}
-	codes := make(map[string]int, len(m.StatusCodes))
-	for k, v := range m.StatusCodes {
-		codes[k] = v
+	slices.Sort(lat)
+	at := func(q float64) time.Duration { return lat[min(int(q*float64(n)), int(n)-1)] }
+	r := Report{
+		Target: o.Method + " " + o.URL, Requests: n, Duration: lastDone.Sub(s.start),
+		Success: float64(ok) / float64(n),
+		P50:     at(0.50), P90: at(0.90), P99: at(0.99), P999: at(0.999), Max: lat[n-1],
+		StatusCodes: codes, Errors: slices.Sorted(maps.Keys(errs)),
 	}
-	return Report{
-		Target: o.Method + " " + o.URL, Requests: m.Requests, Duration: m.Duration + m.Wait,
-		Rate: m.Rate, Throughput: m.Throughput, Success: m.Success,
-		P50: m.Latencies.P50, P90: m.Latencies.P90, P99: m.Latencies.P99,
-		P999: m.Latencies.Quantile(0.999), Max: m.Latencies.Max,
-		StatusCodes: codes, Errors: m.Errors,
-	}, nil
+	if sending := sentLast.Sub(s.start); sending > 0 && n > 1 {
+		r.Rate = float64(n-1) / sending.Seconds()
+	}
+	if r.Duration > 0 {
+		r.Throughput = float64(ok) / r.Duration.Seconds()
+	}
+	return r, nil
 }
 
 func (o *Options) defaults() error {
