@@ -18,3 +18,12 @@ func CrashAfterPublish(o *Outbox) <-chan struct{} {
 	}
 	return crashed
 }
+
+// CountPasses counts the relay passes of o that publish rows. Call it
+// before Start; it replaces CrashAfterPublish.
+func CountPasses(o *Outbox) func() int {
+	var mu sync.Mutex
+	n := 0
+	o.afterPublish = func() { mu.Lock(); n++; mu.Unlock() }
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }
+}

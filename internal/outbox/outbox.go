@@ -49,6 +49,14 @@ type Options struct {
 	// MaxBackoff caps the wait after a pass that published nothing because
 	// of errors; default 30s.
 	MaxBackoff time.Duration
+	// Linger is the least time between the starts of two passes while
+	// commits keep waking the relay, so that a steady trickle of events
+	// goes out a few to a pass rather than one: a pass costs a transaction
+	// and a round of acks however few rows it carries. A wake after a pass
+	// that found nothing (the first event after a quiet spell) starts one
+	// at once, and a full batch is followed at once; default 20ms, and a
+	// negative Linger turns it off.
+	Linger time.Duration
 }
 
 // Outbox writes events into a service's database and relays them to the bus.
@@ -82,6 +90,9 @@ func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.Linger == 0 {
+		opts.Linger = 20 * time.Millisecond
 	}
 	return &Outbox{
 		db: db, bus: b, opts: opts,

@@ -229,3 +229,41 @@ func TestOneRelayAtATime(t *testing.T) {
 		}
 	}
 }
+
+// TestLingerGathersATrickle: events committed one at a time, every 10 ms,
+// go out a few to a pass, no more than one pass per Linger; with Linger
+// off, about one pass each.
+func TestLingerGathersATrickle(t *testing.T) {
+	bustest.RunWithDB(t, func(t *testing.T, b *bus.Bus, db *store.DB) {
+		ctx := ctxT(t)
+		svc := bustest.Service(t, b)
+		for _, c := range []struct {
+			linger     time.Duration
+			most, less int // passes: at most, at least
+		}{{linger: 150 * time.Millisecond, most: 6}, {linger: -1, less: 15}} {
+			o := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, Linger: c.linger})
+			passes := outbox.CountPasses(o)
+			startOutbox(t, o)
+			const events = 30
+			for i := range events {
+				if err := db.InTx(ctx, func(tx *store.Tx) error { return o.Enqueue(ctx, tx, newEvent(t, svc, i)) }); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			for deadline := time.Now().Add(5 * time.Second); outboxLen(t, db) > 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("linger %v: %d events still in the outbox", c.linger, outboxLen(t, db))
+				}
+			}
+			n := passes()
+			t.Logf("linger %v: %d events in %d passes", c.linger, events, n)
+			if (c.most > 0 && n > c.most) || n < c.less {
+				t.Errorf("linger %v: %d passes for %d events, want at most %d and at least %d", c.linger, n, events, c.most, c.less)
+			}
+			if err := o.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, sets...)
+}

@@ -35,11 +35,12 @@ func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
 	backoff := time.Duration(0)
 	for {
+		began := time.Now()
 		claimed, sent, err := o.pass(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		wait := o.opts.PollInterval
+		wait, hold := o.opts.PollInterval, time.Time{}
 		switch {
 		case errors.Is(err, errOtherRelay):
 			// Soon again: its pass may have begun before this replica's
@@ -56,6 +57,9 @@ func (o *Outbox) run(ctx context.Context) {
 			backoff, wait = 0, 0 // a full batch: more are likely waiting
 		default:
 			backoff = 0
+			if sent > 0 {
+				hold = began.Add(o.opts.Linger) // a wake before then waits for it
+			}
 		}
 		if !errors.Is(err, errOtherRelay) {
 			o.metrics.update(ctx, o.db, claimed)
@@ -72,16 +76,27 @@ func (o *Outbox) run(ctx context.Context) {
 		if backoff > 0 {
 			wake = nil // a commit does not cut a backoff short
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-o.quit:
-			t.Stop()
+		if !o.sleep(wait, wake) || !o.sleep(time.Until(hold), nil) {
 			return
-		case <-wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
+}
+
+// sleep waits for d to pass or a wake, whichever comes first, and reports
+// false when Stop came first. It returns at once when d is not positive.
+func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-o.quit:
+		return false
+	case <-wake:
+	case <-t.C:
+	}
+	return true
 }
 
 // pass publishes one batch of rows and deletes those JetStream stored. On
@@ -91,13 +106,20 @@ func (o *Outbox) run(ctx context.Context) {
 // locked from claim to delete; on SQLite, which one process owns, they are
 // read without a transaction so enqueuers are not blocked behind the
 // publish.
+//
+// On PostgreSQL the pass's commit does not wait for its WAL to reach the
+// disk (synchronous_commit off for this transaction only, set in the
+// lock's statement): a delete lost in a crash only republishes rows that
+// JetStream's duplicate window and idempotent consumers drop, and every
+// commit that waits is a disk flush, one per pass.
 func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 	if o.db.Dialect() == store.Postgres {
 		var pubErr error
 		err = o.db.InTx(ctx, func(tx *store.Tx) error {
 			var mine bool
 			if err := tx.QueryRowContext(ctx,
-				`SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.bam_outbox'))`).Scan(&mine); err != nil {
+				`SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.bam_outbox')),
+					set_config('synchronous_commit', 'off', true)`).Scan(&mine, new(string)); err != nil {
 				return err
 			} else if !mine {
 				return errOtherRelay // its pass publishes these rows, in order
