@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/platform"
 	"github.com/bamhq/bam/internal/telemetry"
 )
 
@@ -38,6 +39,7 @@ func newServeCmd() *cobra.Command {
 					_ = p.Reload(cmd.Context()) // each module logs its outcome
 				}
 			}()
+			platform.ApplyMemoryLimit(p.Config, p.Log)
 			if err := os.MkdirAll(p.Config.DataDir, 0o750); err != nil {
 				return fmt.Errorf("data directory: %w", err)
 			}

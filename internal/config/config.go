@@ -21,6 +21,7 @@ type Config struct {
 	PublicURL       string        `koanf:"public_url" help:"The URL clients reach the gateway at: token issuer, links in mails"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" help:"How long a stopping process waits for in-flight requests to finish"`
 	ShutdownDelay   time.Duration `koanf:"shutdown_delay" help:"How long a stopping process keeps serving, already unready, before draining (set ~5s behind a load balancer)"`
+	MemoryLimit     string        `koanf:"memory_limit" help:"Soft limit of the Go runtime's memory, such as 512MiB (GOMEMLIMIT; that variable wins). Empty: 160MiB in the embedded setup (SQLite and the embedded NATS server), none otherwise; off: none"`
 	Log             Log           `koanf:"log"`
 	HTTP            HTTP          `koanf:"http"`
 	Ops             Ops           `koanf:"ops"`

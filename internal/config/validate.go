@@ -82,6 +82,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", c.ShutdownTimeout.String(), "a positive duration such as 20s")
 	}
+	if n, err := ParseSize(c.MemoryLimit); c.MemoryLimit != "" && c.MemoryLimit != "off" && (err != nil || n < 16<<20) {
+		bad("memory_limit", c.MemoryLimit, "empty, off, or a size of at least 16MiB such as 512MiB")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad("log.level", c.Log.Level, "one of debug, info, warn, error")
 	}
