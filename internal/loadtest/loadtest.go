@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -72,15 +73,17 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err := o.defaults(); err != nil {
 		return Report{}, err
 	}
-	s := newSchedule(o.Rate, o.Duration)
 	workers := make([]*worker, o.Connections)
-	var wg sync.WaitGroup
 	for i := range workers {
 		w, err := newWorker(o)
 		if err != nil {
 			return Report{}, err
 		}
 		workers[i] = w
+	}
+	s := newSchedule(o.Rate, o.Duration)
+	var wg sync.WaitGroup
+	for _, w := range workers {
 		wg.Go(func() { w.run(ctx, s) })
 	}
 	done := make(chan struct{})
@@ -110,14 +113,15 @@ func newSchedule(rate float64, d time.Duration) *schedule {
 }
 
 // take returns the time the next request is due, and false once the run
-// is over.
+// is over: its duration has passed (requests that fell due but could not
+// be sent in time are not sent), or ctx ended.
 func (s *schedule) take(ctx context.Context) (time.Time, bool) {
-	if ctx.Err() != nil {
+	now := time.Now()
+	if ctx.Err() != nil || !now.Before(s.end) {
 		return time.Time{}, false
 	}
 	if s.period == 0 {
-		now := time.Now()
-		return now, now.Before(s.end)
+		return now, true
 	}
 	due := s.start.Add(time.Duration(s.next.Add(1)-1) * s.period)
 	return due, due.Before(s.end)
@@ -184,7 +188,7 @@ func (s *schedule) report(o Options, workers []*worker) (Report, error) {
 		return Report{}, errors.New("loadtest: no request completed")
 	}
 	slices.Sort(lat)
-	at := func(q float64) time.Duration { return lat[min(int(q*float64(n)), int(n)-1)] }
+	at := func(q float64) time.Duration { return percentile(lat, q) }
 	r := Report{
 		Target: o.Method + " " + o.URL, Requests: n, Duration: lastDone.Sub(s.start),
 		Success: float64(ok) / float64(n),
@@ -198,6 +202,12 @@ func (s *schedule) report(o Options, workers []*worker) (Report, error) {
 		r.Throughput = float64(ok) / r.Duration.Seconds()
 	}
 	return r, nil
+}
+
+// percentile is the q-quantile of sorted (nearest rank: the smallest
+// value with at least q of them at or below it); sorted is not empty.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	return sorted[min(max(int(math.Ceil(q*float64(len(sorted))))-1, 0), len(sorted)-1)]
 }
 
 func (o *Options) defaults() error {

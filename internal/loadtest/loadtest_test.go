@@ -139,3 +139,37 @@ func TestRunReportsRequestsThatGotNoAnswer(t *testing.T) {
 		t.Errorf("success %v, codes %v, errors %q: want every request failed, with its error", rep.Success, rep.StatusCodes, rep.Errors)
 	}
 }
+
+func TestRunSendsTheRequestAsGiven(t *testing.T) {
+	var host, ctype atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		host.Store(r.Host)
+		ctype.Store(r.Header.Values("Content-Type"))
+	}))
+	defer srv.Close()
+	if _, err := loadtest.Run(context.Background(), loadtest.Options{URL: srv.URL, Method: "PUT", Body: []byte("x"),
+		Header: http.Header{"Host": {"api.example.com"}}, Rate: 20, Duration: 100 * time.Millisecond, Connections: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if h := host.Load(); h != "api.example.com" {
+		t.Errorf("Host %v, want the one given", h)
+	}
+	if c := ctype.Load().([]string); len(c) != 0 {
+		t.Errorf("Content-Type %q sent, none given", c)
+	}
+}
+
+// A target slower than the rate asks does not stretch the run: what fell
+// due and could not be sent by the end is not sent.
+func TestRunEndsOnTime(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(10 * time.Millisecond) }))
+	defer srv.Close()
+	began := time.Now()
+	rep, err := loadtest.Run(context.Background(), loadtest.Options{URL: srv.URL, Rate: 400, Duration: 500 * time.Millisecond, Connections: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 1500*time.Millisecond || rep.Requests > 60 {
+		t.Errorf("ran %v and sent %d requests for a 500 ms run on one connection to a 10 ms target", took, rep.Requests)
+	}
+}

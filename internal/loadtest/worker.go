@@ -38,15 +38,21 @@ func newWorker(o Options) (*worker, error) {
 	}
 	w := &worker{
 		client: &fasthttp.HostClient{
-			Addr: addr, IsTLS: u.Scheme == "https", MaxConns: 1,
+			Addr: addr, IsTLS: u.Scheme == "https", MaxConns: 1, DialDualStack: true,
 			NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: true,
 			MaxIdemponentCallAttempts: 1, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout,
+			// At a low rate a worker's turns are seconds apart: its
+			// connection is kept for the whole run, not redialled inside
+			// a request's latency.
+			MaxIdleConnDuration: o.Duration + o.Timeout,
 		},
 		req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse(),
 		codes: map[int]int{}, errors: map[string]bool{},
 	}
 	w.req.SetRequestURI(o.URL)
 	w.req.Header.SetMethod(o.Method)
+	w.req.Header.SetNoDefaultContentType(true) // as sent: none unless given
+	w.req.UseHostHeader = o.Header.Get("Host") != ""
 	for k, vs := range o.Header {
 		for _, v := range vs {
 			w.req.Header.Add(k, v)
