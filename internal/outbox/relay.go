@@ -109,9 +109,10 @@ func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
 //
 // On PostgreSQL the pass's commit does not wait for its WAL to reach the
 // disk (synchronous_commit off for this transaction only, set in the
-// lock's statement): a delete lost in a crash only republishes rows that
-// JetStream's duplicate window and idempotent consumers drop, and every
-// commit that waits is a disk flush, one per pass.
+// lock's statement): a delete lost in a crash only republishes those
+// rows, in order, which idempotent consumers (internal/inbox) drop — a
+// restart inside JetStream's short duplicate window drops them earlier —
+// and every commit that waits is a disk flush, one per pass.
 func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 	if o.db.Dialect() == store.Postgres {
 		var pubErr error

@@ -35,9 +35,10 @@ func MemoryLimit(cfg config.Config) (int64, bool) {
 
 // ApplyMemoryLimit sets MemoryLimit(cfg) as the runtime's soft memory
 // limit, unless GOMEMLIMIT is set in the environment (the runtime has
-// applied that one already).
+// applied that one already; an empty one, as `GOMEMLIMIT=${LIMIT}` leaves
+// it, the runtime ignores, and so does this).
 func ApplyMemoryLimit(cfg config.Config, log *slog.Logger) {
-	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
+	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
 	if n, ok := MemoryLimit(cfg); ok {

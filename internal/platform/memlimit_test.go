@@ -42,6 +42,12 @@ func TestApplyMemoryLimit(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("with GOMEMLIMIT set, the limit moved from %d to %d", before, got)
 	}
+	t.Setenv("GOMEMLIMIT", "") // as `GOMEMLIMIT=${UNSET}` leaves it: no limit to the runtime, so bam's applies
+	platform.ApplyMemoryLimit(cfg, slog.New(slog.DiscardHandler))
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("with GOMEMLIMIT empty: limit %d, want %d", got, 300<<20)
+	}
+	debug.SetMemoryLimit(before)
 	os.Unsetenv("GOMEMLIMIT") // t.Setenv restores it
 	platform.ApplyMemoryLimit(cfg, slog.New(slog.DiscardHandler))
 	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
