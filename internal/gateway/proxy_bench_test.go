@@ -28,31 +28,13 @@ import (
 //
 //	go test ./internal/gateway -run '^$' -bench Proxy -benchmem
 func BenchmarkProxy(b *testing.B) {
-	body := `{"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","name":"widget","qty":3,"tags":["a","b","c"],"price":{"amount":1999,"currency":"EUR"},"created":"2026-01-02T03:04:05Z","note":"two hundred bytes of json"}`
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
-	}))
-	b.Cleanup(up.Close)
-
+	up := benchUpstream(b)
 	gw := func(b *testing.B, yaml string) *gateway.Gateway {
-		c, err := loadConfig(b, yaml)
-		if err != nil {
-			b.Fatal(err)
-		}
-		a := newFakeAuth(b)
-		bld := &gateway.Builder{Log: quiet()}
-		b.Cleanup(func() { _ = bld.Close() })
-		g, err := bld.New(c, gateway.Options{Log: quiet(), Auth: a.edge(b),
-			Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})})
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchToken = a.token("u1", nil)
+		g, tok := benchGateway(b, yaml, quiet())
+		benchToken = tok
 		return g
 	}
-	noAuth := "gateway:\n  rate_limit: {rps: 0}\n  routes:\n    - {path: /v1/things/, upstream: " + up.URL + ", auth: none}\n"
-	jwtLimited := "gateway:\n  rate_limit: {per: user, rps: 1000000000, burst: 1000000000}\n  routes:\n    - {path: /v1/things/, upstream: " + up.URL + ", auth: required}\n"
+	noAuth, jwtLimited := benchConfigs(up.URL)
 
 	target, _ := url.Parse(up.URL)
 	for _, tc := range []struct {
@@ -150,33 +132,17 @@ func (benchBuffers) Put(b []byte) { benchBufPool.Put(&b) }
 //
 //	go test ./internal/gateway -run '^$' -bench Native -benchmem
 func BenchmarkNative(b *testing.B) {
-	body := `{"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","name":"widget","qty":3,"tags":["a","b","c"],"price":{"amount":1999,"currency":"EUR"},"created":"2026-01-02T03:04:05Z","note":"two hundred bytes of json"}`
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
-	}))
-	b.Cleanup(up.Close)
+	up := benchUpstream(b)
+	noAuth, jwtLimited := benchConfigs(up.URL)
 	for _, tc := range []struct {
 		name, yaml string
 		token      bool
 	}{
-		{"noauth", "gateway:\n  rate_limit: {rps: 0}\n  routes:\n    - {path: /v1/things/, upstream: " + up.URL + ", auth: none}\n", false},
-		{"jwt-ratelimit", "gateway:\n  rate_limit: {per: user, rps: 1000000000, burst: 1000000000}\n  routes:\n    - {path: /v1/things/, upstream: " + up.URL + ", auth: required}\n", true},
+		{"noauth", noAuth, false},
+		{"jwt-ratelimit", jwtLimited, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c, err := loadConfig(b, tc.yaml)
-			if err != nil {
-				b.Fatal(err)
-			}
-			a := newFakeAuth(b)
-			bld := &gateway.Builder{Log: warnOnly()}
-			b.Cleanup(func() { _ = bld.Close() })
-			g, err := bld.New(c, gateway.Options{Log: warnOnly(), Auth: a.edge(b),
-				Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})})
-			if err != nil {
-				b.Fatal(err)
-			}
-			tok := a.token("u1", nil)
+			g, tok := benchGateway(b, tc.yaml, warnOnly())
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				var req fasthttp.Request
@@ -198,4 +164,41 @@ func BenchmarkNative(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchUpstream is a loopback upstream answering 200 bytes of JSON, as
+// scripts/bench-gateway's.
+func benchUpstream(b *testing.B) *httptest.Server {
+	body := `{"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","name":"widget","qty":3,"tags":["a","b","c"],"price":{"amount":1999,"currency":"EUR"},"created":"2026-01-02T03:04:05Z","note":"two hundred bytes of json"}`
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	}))
+	b.Cleanup(up.Close)
+	return up
+}
+
+// benchConfigs are the benchmarks' two configurations of one route to
+// upstream: no auth and no limit; a required token and a per-user limit
+// that never binds.
+func benchConfigs(upstream string) (noAuth, jwtLimited string) {
+	return "gateway:\n  rate_limit: {rps: 0}\n  routes:\n    - {path: /v1/things/, upstream: " + upstream + ", auth: none}\n",
+		"gateway:\n  rate_limit: {per: user, rps: 1000000000, burst: 1000000000}\n  routes:\n    - {path: /v1/things/, upstream: " + upstream + ", auth: required}\n"
+}
+
+// benchGateway builds a gateway from yaml logging to log, with a fake auth
+// and a local limiter, and returns it with an access token that auth signed.
+func benchGateway(b *testing.B, yaml string, log *slog.Logger) (*gateway.Gateway, string) {
+	c, err := loadConfig(b, yaml)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newFakeAuth(b)
+	bld := &gateway.Builder{Log: log}
+	b.Cleanup(func() { _ = bld.Close() })
+	g, err := bld.New(c, gateway.Options{Log: log, Auth: a.edge(b), Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g, a.token("u1", nil)
 }
