@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	fastjson "github.com/segmentio/encoding/json"
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/content/realtime"
@@ -65,8 +66,7 @@ func (s *Service) streamPosition(ctx context.Context, b *bus.Bus) (uint64, error
 
 // onEvent applies one event of the content stream to this replica.
 func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), followTimeout)
-	defer cancel()
+	ctx = context.WithoutCancel(ctx)
 	ev, err := bus.Decode(msg.Data())
 	if err != nil {
 		s.Log.Warn("content: bad event on the content stream", "subject", msg.Subject(), "err", err)
@@ -80,6 +80,8 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 	switch entity {
 	case "collection":
 		s.Records.ChangedAll()
+		ctx, cancel := context.WithTimeout(ctx, followTimeout)
+		defer cancel()
 		if err := s.Registry.Load(ctx); err != nil {
 			s.Log.Warn("content: reloading collections after "+ev.Type(), "err", err)
 		}
@@ -88,19 +90,22 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 		if err != nil {
 			return
 		}
-		var data RecordEvent
-		if err := ev.DataAs(&data); err != nil || data.Collection == "" || data.ID == "" {
+		var data followedRecord
+		if err := fastjson.Unmarshal(ev.Data(), &data); err != nil || data.Collection == "" || data.ID == "" {
 			s.Log.Warn("content: bad record event", "event", ev.ID(), "err", err)
 			return
 		}
 		s.Records.Changed(data.Collection) // another replica's write: counts kept here are stale
 		c := realtime.Change{Seq: meta.Sequence.Stream, Action: action, Collection: data.Collection,
-			ID: data.ID, Record: data.Record}
+			ID: data.ID}
+		if len(data.Record) > 0 && string(data.Record) != "null" {
+			c.RecordJSON = data.Record // decoded by the hub only for a subscriber
+		}
 		// One deadline for every read the change causes: the follower
 		// delivers changes in order, so a slow one holds the others.
 		ctx, cancel := context.WithTimeout(ctx, changeTimeout)
 		defer cancel()
-		if c.Record == nil && action != actionDeleted {
+		if c.RecordJSON == nil && action != actionDeleted {
 			// A sensitive collection: the event carries no data. One read
 			// per change, whatever the number of subscribers.
 			if c.Record = s.loadForRealtime(ctx, data.Collection, data.ID, c.Seq); c.Record == nil {
@@ -110,6 +115,16 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 		s.preload(ctx, &c) // what matchers read through relations, before they run
 		s.Hub.Publish(c)
 	}
+}
+
+// followedRecord is a RecordEvent as the follower reads it: the record
+// stays JSON, which realtime sends as it is and decodes only when a
+// subscriber's rule or filter is to see it (so the fast decoder serves
+// here: it makes no map).
+type followedRecord struct {
+	Collection string              `json:"collection"`
+	ID         string              `json:"id"`
+	Record     fastjson.RawMessage `json:"record,omitempty"`
 }
 
 // loadForRealtime reads a record of a sensitive collection as it is now

@@ -3,6 +3,7 @@ package content
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -90,11 +91,20 @@ func (d *changeData) related(path string, ids []string) (out []map[string]any, o
 // may need and keeps them for ch's matchers. It runs before Publish, on
 // the follower's goroutine, within ctx (the change's one deadline).
 func (s *Service) preload(ctx context.Context, ch *realtime.Change) {
-	if ch.Record == nil {
-		return
-	}
 	paths := s.relationPaths(ch.Collection)
 	if len(paths) == 0 {
+		return
+	}
+	if ch.Record == nil && ch.RecordJSON != nil {
+		// The relation ids are in the record: decode it here, and the hub
+		// will not again.
+		if err := json.Unmarshal(ch.RecordJSON, &ch.Record); err != nil {
+			s.Log.Warn("content: a change's record does not decode; no relation data for its matchers",
+				"collection", ch.Collection, "id", ch.ID, "seq", ch.Seq, "err", err)
+			return
+		}
+	}
+	if ch.Record == nil {
 		return
 	}
 	d := &changeData{rels: map[string]map[string]map[string]any{}, failed: map[string]bool{}}

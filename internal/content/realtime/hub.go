@@ -53,8 +53,8 @@ func NewHub(o Options) *Hub {
 // Matchers run on a snapshot of the subscriptions (see the package
 // comment). Changes must come from one goroutine with increasing Seq; a
 // change whose Seq is not after the previous one is dropped (redelivery).
-// The hub keeps c (in the resume window): its Record must not be modified
-// afterwards.
+// The hub keeps c (in the resume window): its Record and RecordJSON must
+// not be modified afterwards.
 func (h *Hub) Publish(c Change) {
 	if h.closed.Load() {
 		return

@@ -185,6 +185,11 @@ func (h *Hub) matches(s *sub, e *envelope) (ok bool) {
 			ok = false
 		}
 	}()
+	if !e.decodeRecord() {
+		matcherErrors.Inc()
+		h.logf("realtime: the change's record does not decode", "collection", e.change.Collection, "id", e.change.ID)
+		return false
+	}
 	ok, err := s.match(&e.change)
 	if err != nil {
 		matcherErrors.Inc()

@@ -3,6 +3,7 @@ package realtime
 import (
 	"encoding/json"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bamhq/bam/internal/errs"
@@ -20,16 +21,26 @@ type envelope struct {
 	// "subscriptions" (whose value differs per connection), without the
 	// braces; nil when the record could not be encoded.
 	body []byte
+	// record is the record's JSON within body, which decodeRecord turns
+	// into change.Record (once) when that came encoded only.
+	record       []byte
+	decodeOnce   sync.Once
+	decodeFailed bool
 }
 
-// newEnvelope encodes c.
+// newEnvelope encodes c: its record as given in c.RecordJSON, else
+// encoded from c.Record.
 func (h *Hub) newEnvelope(c Change) *envelope {
 	e := &envelope{change: c}
-	rec, err := json.Marshal(c.Record)
-	if err != nil {
-		droppedEncode.Inc()
-		h.logf("realtime: cannot encode record", "collection", c.Collection, "id", c.ID, "error", err)
-		return e
+	e.change.RecordJSON = nil // body holds it
+	rec := []byte(c.RecordJSON)
+	if rec == nil {
+		var err error
+		if rec, err = json.Marshal(c.Record); err != nil {
+			droppedEncode.Inc()
+			h.logf("realtime: cannot encode record", "collection", c.Collection, "id", c.ID, "error", err)
+			return e
+		}
 	}
 	b := make([]byte, 0, len(rec)+len(c.Collection)+len(c.ID)+80)
 	b = appendField(b, "action", c.Action)
@@ -38,9 +49,32 @@ func (h *Hub) newEnvelope(c Change) *envelope {
 	b = append(b, ',')
 	b = appendField(b, "id", c.ID)
 	b = append(b, `,"record":`...)
+	start := len(b)
 	b = append(b, rec...)
+	end := len(b)
 	e.body = append(b, `,"subscriptions":`...)
+	e.record = e.body[start:end:end]
 	return e
+}
+
+// decodeRecord makes sure e.change.Record is set when the change came
+// with its record encoded only, so that Matchers can read it; false when
+// that JSON does not decode (then no Matcher sees the change). Safe for
+// concurrent use: the publishing goroutine and resuming connections may
+// match the same envelope at once.
+func (e *envelope) decodeRecord() bool {
+	e.decodeOnce.Do(func() {
+		if e.change.Record != nil || e.record == nil {
+			return
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(e.record, &rec); err != nil {
+			e.decodeFailed = true
+			return
+		}
+		e.change.Record = rec
+	})
+	return !e.decodeFailed
 }
 
 // size is what e counts against Options.WindowMaxBytes.

@@ -148,6 +148,7 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/bamhq/bam/internal/authn"
 )
@@ -162,6 +163,12 @@ type Change struct {
 	Collection string
 	ID         string
 	Record     map[string]any // the record after the change (before, for deleted)
+	// RecordJSON is Record encoded, when the publisher has it so (the
+	// change's event carries it): the hub sends it as it is, and decodes
+	// Record from it only once a Matcher is to see the change — a replica
+	// with no subscriber to the collection never decodes it. Either may
+	// be set; when both are, they must agree.
+	RecordJSON json.RawMessage
 }
 
 // Subscription is what a client asks for: Topic "posts/*" (every record of

@@ -165,3 +165,48 @@ func TestResumeSkipsUnencodable(t *testing.T) {
 		t.Fatalf("replayed %+v, want only change 2", d)
 	}
 }
+
+// A change whose record comes as JSON only (as the content service
+// publishes what it follows) reaches the matchers decoded: live, and when
+// resuming connections replay it at once.
+func TestChangesWithTheirRecordAsJSONAreMatchedLiveAndOnResume(t *testing.T) {
+	hub, srv := newServer(t, realtime.Options{})
+	hub.SetPosition(0)
+	encoded := func(seq uint64, id, fields string) realtime.Change {
+		return realtime.Change{Seq: seq, Action: "created", Collection: "posts", ID: id,
+			RecordJSON: []byte(`{"id":"` + id + `","seq":` + strconv.FormatUint(seq, 10) + `,` + fields + `}`)}
+	}
+	live, _ := connectSSE(t, srv, sseRequest{user: "alice", subscribe: []string{"posts/*"}})
+	hub.Publish(encoded(1, "p1", `"public":true`))
+	hub.Publish(encoded(2, "p2", `"owner":"bob"`))
+	hub.Publish(encoded(3, "p3", `"owner":"alice","views":7`))
+	var got []changeData
+	for range 2 {
+		got = append(got, live.nextChange(t))
+	}
+	if !slices.Equal(seqs(got), []uint64{1, 3}) || got[1].Record["views"] != 7.0 {
+		t.Fatalf("live: %+v, want changes 1 and 3 with their records", got)
+	}
+	live.close()
+
+	// Published with no connection: kept encoded until these replay them,
+	// all at once.
+	hub.Publish(encoded(4, "p4", `"owner":"alice"`))
+	hub.Publish(encoded(5, "p5", `"public":false`))
+	hub.Publish(encoded(6, "p6", `"public":true`))
+	const resuming = 4
+	streams := make([]*sseStream, resuming)
+	for i := range streams {
+		streams[i] = openSSE(t, srv, sseRequest{user: "alice", subscribe: []string{"posts/*"}, lastEventID: "3"})
+	}
+	for i, s := range streams {
+		s.next(t) // connect
+		var got []uint64
+		for range 2 {
+			got = append(got, s.nextChange(t).Seq)
+		}
+		if !slices.Equal(got, []uint64{4, 6}) {
+			t.Fatalf("connection %d replayed %v, want [4 6]", i, got)
+		}
+	}
+}
