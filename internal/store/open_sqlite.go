@@ -1,7 +1,9 @@
 package store
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"github.com/XSAM/otelsql"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -100,6 +103,16 @@ func otelOptions(d Dialect, opts Options) []otelsql.Option {
 		otelsql.WithSpanOptions(otelsql.SpanOptions{
 			DisableErrSkip:       true,
 			OmitConnResetSession: true, // one per pooled-connection reuse: noise
+			SpanFilter:           inSampledTrace,
 		}),
 	}
+}
+
+// inSampledTrace keeps statements' spans to traces that are recorded. In a
+// trace that is not (every request's, without an OTLP endpoint) a span
+// per statement showed nowhere and cost ~2 % of a record write's CPU; a
+// statement with no trace at all (a background job's) would start a trace
+// of its own, one span long.
+func inSampledTrace(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
+	return trace.SpanContextFromContext(ctx).IsSampled()
 }
