@@ -67,3 +67,24 @@ func TestTracePropagates(t *testing.T) {
 		}
 	})
 }
+
+// A message whose trace is not sampled keeps its trace context as it is:
+// no publish span is started, whose id would lead nowhere.
+func TestUnsampledTraceGetsNoPublishSpan(t *testing.T) {
+	bustest.Run(t, func(t *testing.T, b *bus.Bus) {
+		rec := useRecorder(t)
+		svc := bustest.Service(t, b)
+		parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}})
+		ctx := trace.ContextWithRemoteSpanContext(ctxT(t), parent) // not sampled
+		if err := b.Publish(ctx, newEvent(t, svc, "u1")); err != nil {
+			t.Fatal(err)
+		}
+		m := next(t, orderedConsumer(t, b, svc))
+		if got, want := m.Headers().Get("traceparent"), "00-01000000000000000000000000000000-0200000000000000-00"; got != want {
+			t.Errorf("traceparent %q, want the publisher's own %q", got, want)
+		}
+		if n := len(rec.Ended()); n != 0 {
+			t.Errorf("%d spans recorded, want none", n)
+		}
+	})
+}
