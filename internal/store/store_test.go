@@ -74,10 +74,11 @@ func TestOpenSQLite(t *testing.T) {
 				t.Errorf("database file: %v", err)
 			}
 			pragmas := map[string]string{
-				"journal_mode": "wal",
-				"foreign_keys": "1",
-				"synchronous":  "2", // FULL
-				"busy_timeout": "10000",
+				"journal_mode":       "wal",
+				"foreign_keys":       "1",
+				"synchronous":        "2", // FULL
+				"busy_timeout":       "10000",
+				"wal_autocheckpoint": "10000",
 			}
 			for p, want := range pragmas {
 				var got string
