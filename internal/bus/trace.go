@@ -58,13 +58,16 @@ func StartProcessSpan(ctx context.Context, subject string, h nats.Header, attrs 
 // startPublishSpan starts the producer span "publish <subject>" as a child of
 // the trace context in h (captured when the event was created, possibly in
 // another goroutine or process run: the outbox) or else of ctx, and writes
-// the new span's context back into h. Under a parent that is not sampled
-// it starts none (the samplers follow the parent: it would record
-// nothing) and leaves h as it is, so the message stays in its trace.
+// the new span's context back into h. Under a trace context in h that is
+// not sampled it starts none (the samplers follow the parent: it would
+// record nothing) and leaves h as it is, so the message stays in its
+// trace; the span returned then is that context's, which records nothing.
 func startPublishSpan(ctx context.Context, m Message) (context.Context, trace.Span) {
 	ctx = ExtractTrace(ctx, m.Header)
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
-		return ctx, trace.SpanFromContext(ctx)
+	if m.Header.Get("traceparent") != "" {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+			return ctx, trace.SpanFromContext(ctx)
+		}
 	}
 	ctx, span := otel.Tracer(tracerName).Start(ctx, "publish "+m.Subject,
 		trace.WithSpanKind(trace.SpanKindProducer),

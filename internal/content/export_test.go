@@ -27,7 +27,7 @@ func ObserveRoutes(fn func(pattern string, authed bool)) (stop func()) {
 // Preload reads the relation data of ch as the follower does before
 // publishing it, with ctx, and returns its reads and failed paths.
 func Preload(ctx context.Context, s *Service, ch *realtime.Change) (reads int, failed []string) {
-	s.preload(ctx, ch)
+	s.preload(ctx, ch, s.relationPaths(ch.Collection))
 	d := s.relCache.get(ch.Seq)
 	if d == nil {
 		return 0, nil

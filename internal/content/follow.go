@@ -101,18 +101,24 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 		if len(data.Record) > 0 && string(data.Record) != "null" {
 			c.RecordJSON = data.Record // decoded by the hub only for a subscriber
 		}
+		paths := s.relationPaths(data.Collection) // what matchers read through relations
+		sensitive := c.RecordJSON == nil && action != actionDeleted
+		if !sensitive && len(paths) == 0 {
+			s.Hub.Publish(c) // nothing to read first
+			return
+		}
 		// One deadline for every read the change causes: the follower
 		// delivers changes in order, so a slow one holds the others.
 		ctx, cancel := context.WithTimeout(ctx, changeTimeout)
 		defer cancel()
-		if c.RecordJSON == nil && action != actionDeleted {
+		if sensitive {
 			// A sensitive collection: the event carries no data. One read
 			// per change, whatever the number of subscribers.
 			if c.Record = s.loadForRealtime(ctx, data.Collection, data.ID, c.Seq); c.Record == nil {
 				return
 			}
 		}
-		s.preload(ctx, &c) // what matchers read through relations, before they run
+		s.preload(ctx, &c, paths) // before the matchers run
 		s.Hub.Publish(c)
 	}
 }

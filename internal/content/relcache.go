@@ -88,10 +88,10 @@ func (d *changeData) related(path string, ids []string) (out []map[string]any, o
 }
 
 // preload reads the related records the subscribers of ch's collection
-// may need and keeps them for ch's matchers. It runs before Publish, on
-// the follower's goroutine, within ctx (the change's one deadline).
-func (s *Service) preload(ctx context.Context, ch *realtime.Change) {
-	paths := s.relationPaths(ch.Collection)
+// may need — paths, from relationPaths — and keeps them for ch's
+// matchers. It runs before Publish, on the follower's goroutine, within
+// ctx (the change's one deadline).
+func (s *Service) preload(ctx context.Context, ch *realtime.Change, paths []relPath) {
 	if len(paths) == 0 {
 		return
 	}

@@ -185,9 +185,7 @@ func (h *Hub) matches(s *sub, e *envelope) (ok bool) {
 			ok = false
 		}
 	}()
-	if !e.decodeRecord() {
-		matcherErrors.Inc()
-		h.logf("realtime: the change's record does not decode", "collection", e.change.Collection, "id", e.change.ID)
+	if !h.decodeRecord(e) {
 		return false
 	}
 	ok, err := s.match(&e.change)

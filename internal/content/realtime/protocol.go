@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -34,7 +35,16 @@ func (h *Hub) newEnvelope(c Change) *envelope {
 	e := &envelope{change: c}
 	e.change.RecordJSON = nil // body holds it
 	rec := []byte(c.RecordJSON)
-	if rec == nil {
+	if bytes.ContainsAny(rec, "\r\n") {
+		// A line break would end the SSE data line: send it compact.
+		var b bytes.Buffer
+		if json.Compact(&b, rec) == nil {
+			rec = b.Bytes()
+		} else {
+			rec = nil // and encoded from Record, or dropped
+		}
+	}
+	if len(rec) == 0 {
 		var err error
 		if rec, err = json.Marshal(c.Record); err != nil {
 			droppedEncode.Inc()
@@ -59,10 +69,11 @@ func (h *Hub) newEnvelope(c Change) *envelope {
 
 // decodeRecord makes sure e.change.Record is set when the change came
 // with its record encoded only, so that Matchers can read it; false when
-// that JSON does not decode (then no Matcher sees the change). Safe for
-// concurrent use: the publishing goroutine and resuming connections may
-// match the same envelope at once.
-func (e *envelope) decodeRecord() bool {
+// that JSON does not decode into an object (then no Matcher sees the
+// change; counted and logged once). Safe for concurrent use: the
+// publishing goroutine and resuming connections may match the same
+// envelope at once.
+func (h *Hub) decodeRecord(e *envelope) bool {
 	e.decodeOnce.Do(func() {
 		if e.change.Record != nil || e.record == nil {
 			return
@@ -70,6 +81,9 @@ func (e *envelope) decodeRecord() bool {
 		var rec map[string]any
 		if err := json.Unmarshal(e.record, &rec); err != nil {
 			e.decodeFailed = true
+			matcherErrors.Inc()
+			h.logf("realtime: the change's record does not decode", "collection", e.change.Collection,
+				"id", e.change.ID, "error", err)
 			return
 		}
 		e.change.Record = rec

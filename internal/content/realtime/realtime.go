@@ -163,11 +163,13 @@ type Change struct {
 	Collection string
 	ID         string
 	Record     map[string]any // the record after the change (before, for deleted)
-	// RecordJSON is Record encoded, when the publisher has it so (the
-	// change's event carries it): the hub sends it as it is, and decodes
-	// Record from it only once a Matcher is to see the change — a replica
-	// with no subscriber to the collection never decodes it. Either may
-	// be set; when both are, they must agree.
+	// RecordJSON is Record encoded (a JSON object), when the publisher has
+	// it so (the change's event carries it): the hub sends it as it is
+	// (compacted if it holds a line break), and decodes Record from it
+	// only once a Matcher is to see the change — a replica with no
+	// subscriber to the collection never decodes it. Either may be set
+	// (an empty RecordJSON counts as unset); when both are, they must
+	// agree.
 	RecordJSON json.RawMessage
 }
 
