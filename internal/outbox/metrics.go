@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/bamhq/bam/internal/store"
@@ -16,17 +18,34 @@ var (
 	}, []string{"db"})
 	lagGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bam_outbox_lag_seconds",
-		Help: "Age of the oldest unpublished outbox event, by database; 0 when empty.",
+		Help: "Age of the oldest unpublished outbox event that is not parked, by database; 0 when none.",
+	}, []string{"db"})
+	parkedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bam_outbox_parked",
+		Help: "Outbox events parked after failing while others were published (tried again every few minutes), by database.",
 	}, []string{"db"})
 )
 
 type relayMetrics struct {
-	pending, lag prometheus.Gauge
-	last         *time.Time // last query; the relay goroutine alone touches it
+	pending, lag, parked prometheus.Gauge
+	last                 *time.Time // last query; the relay goroutine alone touches it
+	parkedRows           *int64     // last count of parked rows; the relay goroutine's too
 }
 
 func newRelayMetrics(db string) relayMetrics {
-	return relayMetrics{pending: pendingGauge.WithLabelValues(db), lag: lagGauge.WithLabelValues(db), last: new(time.Time)}
+	return relayMetrics{pending: pendingGauge.WithLabelValues(db), lag: lagGauge.WithLabelValues(db),
+		parked: parkedGauge.WithLabelValues(db), last: new(time.Time), parkedRows: new(int64)}
+}
+
+// countParked recounts the parked rows (at start, and when a pass parked
+// or retried some). A failure leaves the previous count.
+func (m relayMetrics) countParked(ctx context.Context, db *store.DB) {
+	var n int64
+	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM bam_outbox WHERE parked_at IS NOT NULL`).Scan(&n); err != nil {
+		return
+	}
+	*m.parkedRows = n
+	m.parked.Set(float64(n))
 }
 
 // update refreshes the gauges after a relay pass that claimed some rows. A
@@ -36,7 +55,7 @@ func newRelayMetrics(db string) relayMetrics {
 // values: metrics are not worth an error.
 func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int) {
 	if claimed == 0 {
-		m.pending.Set(0)
+		m.pending.Set(float64(*m.parkedRows))
 		m.lag.Set(0)
 		return
 	}
@@ -54,7 +73,11 @@ func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int) {
 		return
 	}
 	var oldest time.Time
-	if err := db.SQL().QueryRowContext(ctx, `SELECT created_at FROM bam_outbox ORDER BY seq LIMIT 1`).Scan(&oldest); err != nil {
+	if err := db.SQL().QueryRowContext(ctx,
+		`SELECT created_at FROM bam_outbox WHERE parked_at IS NULL ORDER BY seq LIMIT 1`).Scan(&oldest); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			m.lag.Set(0) // every row is parked
+		}
 		return
 	}
 	m.lag.Set(max(time.Since(oldest).Seconds(), 0))

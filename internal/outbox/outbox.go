@@ -57,6 +57,16 @@ type Options struct {
 	// at once, and a full batch is followed at once; default 20ms, and a
 	// negative Linger turns it off.
 	Linger time.Duration
+	// ParkAfter is how many passes a row may fail while other rows of the
+	// pass were published (a failure of its own: a message no stream
+	// takes, or one too large) before it is parked: left out of the passes,
+	// so that it no longer takes a place in every batch nor backs the relay
+	// off when it is the only row left; default 5. Failures of a whole pass
+	// (NATS down) never park a row: the rows wait, in order.
+	ParkAfter int
+	// ParkedRetry is how often the relay tries the parked rows again, in
+	// order; default 5m. One that goes out then is deleted as any other.
+	ParkedRetry time.Duration
 }
 
 // Outbox writes events into a service's database and relays them to the bus.
@@ -93,6 +103,12 @@ func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 	}
 	if opts.Linger == 0 {
 		opts.Linger = 20 * time.Millisecond
+	}
+	if opts.ParkAfter <= 0 {
+		opts.ParkAfter = 5
+	}
+	if opts.ParkedRetry <= 0 {
+		opts.ParkedRetry = 5 * time.Minute
 	}
 	return &Outbox{
 		db: db, bus: b, opts: opts,

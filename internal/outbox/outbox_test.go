@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/bus/bustest"
@@ -151,24 +150,7 @@ func TestPublishFailureKeepsRows(t *testing.T) {
 // gauges reads the outbox gauges of the test database ("test").
 func gauges(t *testing.T) (pending, lag float64) {
 	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != "test" {
-				continue
-			}
-			switch mf.GetName() {
-			case "bam_outbox_pending":
-				pending = m.GetGauge().GetValue()
-			case "bam_outbox_lag_seconds":
-				lag = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return pending, lag
+	return testenv.Metric(t, "bam_outbox_pending", "db", "test"), testenv.Metric(t, "bam_outbox_lag_seconds", "db", "test")
 }
 
 // TestOneRelayAtATime: on PostgreSQL, while one replica relays (here a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ const otherRelayWait = 100 * time.Millisecond
 type row struct {
 	seq int64
 	msg bus.Message
+	err error // why it was parked (settle)
 }
 
 // run is the relay loop: a pass, then wait for a wake, the poll or Stop.
@@ -34,9 +36,15 @@ type row struct {
 func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
 	backoff := time.Duration(0)
+	o.metrics.countParked(ctx, o.db)
+	parkedDue := time.Now().Add(o.opts.ParkedRetry)
 	for {
+		if time.Now().After(parkedDue) {
+			o.retryParked(ctx)
+			parkedDue = time.Now().Add(o.opts.ParkedRetry)
+		}
 		began := time.Now()
-		claimed, sent, err := o.pass(ctx)
+		claimed, sent, err := o.pass(ctx, false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -82,6 +90,20 @@ func (o *Outbox) run(ctx context.Context) {
 	}
 }
 
+// retryParked runs a pass over the parked rows.
+func (o *Outbox) retryParked(ctx context.Context) {
+	claimed, sent, err := o.pass(ctx, true)
+	switch {
+	case claimed == 0 || errors.Is(err, errOtherRelay):
+		return
+	case err != nil:
+		o.log.Warn("outbox relay: parked events still not published", "err", err, "sent", sent, "tried", claimed)
+	default:
+		o.log.Info("outbox relay: parked events published", "sent", sent)
+	}
+	o.metrics.countParked(ctx, o.db)
+}
+
 // sleep waits for d to pass or a wake, whichever comes first, and reports
 // false when Stop came first. It returns at once when d is not positive.
 func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
@@ -105,7 +127,8 @@ func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
 // an earlier one still being published, out of order), and its rows stay
 // locked from claim to delete; on SQLite, which one process owns, they are
 // read without a transaction so enqueuers are not blocked behind the
-// publish.
+// publish. parked chooses the rows: the parked ones (retryParked) or the
+// others.
 //
 // On PostgreSQL the pass's commit does not wait for its WAL to reach the
 // disk (synchronous_commit off for this transaction only, set in the
@@ -113,10 +136,12 @@ func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
 // rows, in order, which idempotent consumers (internal/inbox) drop — a
 // restart inside JetStream's short duplicate window drops them earlier —
 // and every commit that waits is a disk flush, one per pass.
-func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
+func (o *Outbox) pass(ctx context.Context, parked bool) (claimed, sent int, err error) {
+	var parkedNow []row
 	if o.db.Dialect() == store.Postgres {
 		var pubErr error
 		err = o.db.InTx(ctx, func(tx *store.Tx) error {
+			parkedNow = nil
 			var mine bool
 			if err := tx.QueryRowContext(ctx,
 				`SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.bam_outbox')),
@@ -125,7 +150,7 @@ func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 			} else if !mine {
 				return errOtherRelay // its pass publishes these rows, in order
 			}
-			rows, err := o.claim(ctx, tx, " FOR UPDATE SKIP LOCKED")
+			rows, err := o.claim(ctx, tx, parked, " FOR UPDATE SKIP LOCKED")
 			claimed = len(rows)
 			if err != nil || len(rows) == 0 {
 				return err
@@ -135,12 +160,15 @@ func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 				return err // killed between publish and delete: the rows stay
 			}
 			pubErr = errors.Join(errs...)
-			sent, err = settle(ctx, tx, rows, errs)
+			sent, parkedNow, err = o.settle(ctx, tx, rows, errs, parked)
 			return err
 		})
+		if err == nil {
+			o.reportParked(ctx, parkedNow)
+		}
 		return claimed, sent, errors.Join(err, pubErr)
 	}
-	rows, err := o.claim(ctx, o.db.SQL(), "")
+	rows, err := o.claim(ctx, o.db.SQL(), parked, "")
 	if err != nil || len(rows) == 0 {
 		return 0, 0, err
 	}
@@ -149,15 +177,23 @@ func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 		return len(rows), 0, err
 	}
 	err = o.db.InTx(ctx, func(tx *store.Tx) error {
-		sent, err = settle(ctx, tx, rows, errs)
+		sent, parkedNow, err = o.settle(ctx, tx, rows, errs, parked)
 		return err
 	})
+	if err == nil {
+		o.reportParked(ctx, parkedNow)
+	}
 	return len(rows), sent, errors.Join(err, errors.Join(errs...))
 }
 
-func (o *Outbox) claim(ctx context.Context, q store.Querier, lock string) ([]row, error) {
+// claim reads the next batch of rows, parked or not, in order.
+func (o *Outbox) claim(ctx context.Context, q store.Querier, parked bool, lock string) ([]row, error) {
+	which := "parked_at IS NULL"
+	if parked {
+		which = "parked_at IS NOT NULL"
+	}
 	rs, err := q.QueryContext(ctx,
-		`SELECT seq, id, subject, payload, headers FROM bam_outbox ORDER BY seq LIMIT $1`+lock, o.opts.BatchSize)
+		`SELECT seq, id, subject, payload, headers FROM bam_outbox WHERE `+which+` ORDER BY seq LIMIT $1`+lock, o.opts.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: claim: %w", err)
 	}
@@ -184,6 +220,18 @@ func (o *Outbox) claim(ctx context.Context, q store.Querier, lock string) ([]row
 	return rows, nil
 }
 
+// reportParked logs the rows a pass has just parked and recounts them.
+func (o *Outbox) reportParked(ctx context.Context, rows []row) {
+	if len(rows) == 0 {
+		return
+	}
+	for _, r := range rows {
+		o.log.Error("outbox relay: parked an event that keeps failing while others are published; it is tried again every "+
+			o.opts.ParkedRetry.String(), "id", r.msg.ID, "subject", r.msg.Subject, "failures", o.opts.ParkAfter, "err", r.err)
+	}
+	o.metrics.countParked(ctx, o.db)
+}
+
 // publish sends the rows and waits for their acks, bounded so a stalled
 // server cannot hold the rows' locks forever.
 func (o *Outbox) publish(ctx context.Context, rows []row) []error {
@@ -200,31 +248,48 @@ func (o *Outbox) publish(ctx context.Context, rows []row) []error {
 	return errs
 }
 
-// settle deletes the published rows and records the failures on the others.
-// Its error is the database's only: publish failures are recorded, not
-// returned, so the transaction that records them commits.
-func settle(ctx context.Context, tx *store.Tx, rows []row, errs []error) (sent int, err error) {
+// settle deletes the published rows and records the failures on the
+// others, and returns those it parked. A failure while other rows of the
+// pass went out is the row's own: it counts towards parking it. Its error
+// is the database's only: publish failures are recorded, not returned, so
+// the transaction that records them commits.
+func (o *Outbox) settle(ctx context.Context, tx *store.Tx, rows []row, errs []error, parked bool) (sent int, parkedNow []row, err error) {
+	lone := !parked && slices.Contains(errs, nil)
 	var done []string
 	var args []any
 	for i, r := range rows {
-		if errs[i] != nil {
+		if errs[i] == nil {
+			args = append(args, r.seq)
+			done = append(done, "$"+strconv.Itoa(len(args)))
+			continue
+		}
+		msg := truncate(errs[i].Error(), 1000)
+		if !lone {
 			if _, err := tx.ExecContext(ctx,
-				`UPDATE bam_outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2`,
-				truncate(errs[i].Error(), 1000), r.seq); err != nil {
-				return 0, fmt.Errorf("outbox: record failure: %w", err)
+				`UPDATE bam_outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2`, msg, r.seq); err != nil {
+				return 0, nil, fmt.Errorf("outbox: record failure: %w", err)
 			}
 			continue
 		}
-		args = append(args, r.seq)
-		done = append(done, "$"+strconv.Itoa(len(args)))
+		var failures int
+		if err := tx.QueryRowContext(ctx,
+			`UPDATE bam_outbox SET attempts = attempts + 1, last_error = $1, lone_failures = lone_failures + 1,
+				parked_at = CASE WHEN lone_failures + 1 >= $3 THEN CURRENT_TIMESTAMP END
+			WHERE seq = $2 RETURNING lone_failures`, msg, r.seq, o.opts.ParkAfter).Scan(&failures); err != nil {
+			return 0, nil, fmt.Errorf("outbox: record failure: %w", err)
+		}
+		if failures >= o.opts.ParkAfter {
+			r.err = errs[i]
+			parkedNow = append(parkedNow, r)
+		}
 	}
 	if len(done) > 0 {
 		if _, err := tx.ExecContext(ctx,
 			`DELETE FROM bam_outbox WHERE seq IN (`+strings.Join(done, ",")+`)`, args...); err != nil {
-			return 0, fmt.Errorf("outbox: delete sent: %w", err)
+			return 0, nil, fmt.Errorf("outbox: delete sent: %w", err)
 		}
 	}
-	return len(done), nil
+	return len(done), parkedNow, nil
 }
 
 func truncate(s string, n int) string {

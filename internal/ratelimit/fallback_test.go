@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bamhq/bam/internal/ratelimit"
@@ -91,37 +90,6 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// metricValue reads a counter or gauge from the default registry.
-func metricValue(t *testing.T, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
-				}
-				if !found {
-					continue metrics
-				}
-			}
-			if m.GetGauge() != nil {
-				return m.GetGauge().GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
-}
-
 // load calls Allow on one key every couple of milliseconds until stopped,
 // recording errors, the slowest call and the admitted count.
 type load struct {
@@ -183,12 +151,12 @@ func TestFallbackRedisDown(t *testing.T) {
 	srv := startRedisServer(t)
 	f, _ := fallbackOn(t, srv, 200*ms)
 	lim := ratelimit.Limit{Rate: 50, Burst: 5}
-	fallbacks := metricValue(t, "bam_ratelimit_fallbacks_total")
+	fallbacks := testenv.Metric(t, "bam_ratelimit_fallbacks_total")
 
 	ld := startLoad(f, lim)
 	defer ld.halt()
 	time.Sleep(300 * ms)
-	if f.Backend() != "redis" || metricValue(t, "bam_ratelimit_backend", "backend", "redis") != 1 {
+	if f.Backend() != "redis" || testenv.Metric(t, "bam_ratelimit_backend", "backend", "redis") != 1 {
 		t.Fatalf("backend %s, want redis while it answers", f.Backend())
 	}
 
@@ -204,7 +172,7 @@ func TestFallbackRedisDown(t *testing.T) {
 	srv.kill()
 	took = testenv.WaitFor(t, time.Second, "fallback on a dead redis", func() bool { return f.Backend() == "local" })
 	t.Logf("killed: on local limits after %v", took)
-	if got := metricValue(t, "bam_ratelimit_backend", "backend", "local"); got != 1 {
+	if got := testenv.Metric(t, "bam_ratelimit_backend", "backend", "local"); got != 1 {
 		t.Errorf("bam_ratelimit_backend{backend=local} = %v, want 1", got)
 	}
 	// Local limits apply: over one second, a fresh local bucket admits its
@@ -222,10 +190,10 @@ func TestFallbackRedisDown(t *testing.T) {
 	time.Sleep(200 * ms)
 	ld.halt()
 
-	if got := metricValue(t, "bam_ratelimit_backend", "backend", "redis"); got != 1 {
+	if got := testenv.Metric(t, "bam_ratelimit_backend", "backend", "redis"); got != 1 {
 		t.Errorf("bam_ratelimit_backend{backend=redis} = %v after recovery, want 1", got)
 	}
-	if got := metricValue(t, "bam_ratelimit_fallbacks_total") - fallbacks; got < 2 {
+	if got := testenv.Metric(t, "bam_ratelimit_fallbacks_total") - fallbacks; got < 2 {
 		t.Errorf("bam_ratelimit_fallbacks_total grew by %v, want at least 2 (freeze, kill)", got)
 	}
 	if n := ld.errors.Load(); n != 0 {
@@ -256,11 +224,11 @@ func TestFallbackStaysOffAFullRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 3*time.Second, "fallback from a full redis", func() bool { return f.Backend() == "local" })
-	fallbacks := metricValue(t, "bam_ratelimit_fallbacks_total")
+	fallbacks := testenv.Metric(t, "bam_ratelimit_fallbacks_total")
 	time.Sleep(time.Second) // ten probes: PING answers all of them
-	if f.Backend() != "local" || metricValue(t, "bam_ratelimit_fallbacks_total") != fallbacks {
+	if f.Backend() != "local" || testenv.Metric(t, "bam_ratelimit_fallbacks_total") != fallbacks {
 		t.Fatalf("backend %s, %v more fallbacks: switched back to a redis that refuses every decision",
-			f.Backend(), metricValue(t, "bam_ratelimit_fallbacks_total")-fallbacks)
+			f.Backend(), testenv.Metric(t, "bam_ratelimit_fallbacks_total")-fallbacks)
 	}
 	if err := client.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
 		t.Fatal(err)
@@ -283,7 +251,7 @@ func TestFallbackRidesOutStalls(t *testing.T) {
 		ratelimit.FallbackOptions{Grace: 600 * ms, ProbeInterval: 100 * ms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer f.Close()
 	lim := ratelimit.Limit{Rate: 1000, Burst: 100}
-	fallbacks, redisErrors := metricValue(t, "bam_ratelimit_fallbacks_total"), metricValue(t, "bam_ratelimit_redis_errors_total")
+	fallbacks, redisErrors := testenv.Metric(t, "bam_ratelimit_fallbacks_total"), testenv.Metric(t, "bam_ratelimit_redis_errors_total")
 	ld := startLoad(f, lim)
 	defer ld.halt()
 	time.Sleep(100 * ms)
@@ -292,11 +260,11 @@ func TestFallbackRidesOutStalls(t *testing.T) {
 	time.Sleep(150 * ms)
 	srv.signal(syscall.SIGCONT)
 	time.Sleep(200 * ms)
-	if f.Backend() != "redis" || metricValue(t, "bam_ratelimit_fallbacks_total") != fallbacks {
+	if f.Backend() != "redis" || testenv.Metric(t, "bam_ratelimit_fallbacks_total") != fallbacks {
 		t.Fatalf("a 150ms stall: backend %s, fallbacks +%v; want redis, none", f.Backend(),
-			metricValue(t, "bam_ratelimit_fallbacks_total")-fallbacks)
+			testenv.Metric(t, "bam_ratelimit_fallbacks_total")-fallbacks)
 	}
-	if n := metricValue(t, "bam_ratelimit_redis_errors_total") - redisErrors; n < 1 {
+	if n := testenv.Metric(t, "bam_ratelimit_redis_errors_total") - redisErrors; n < 1 {
 		t.Errorf("bam_ratelimit_redis_errors_total grew by %v during the stall, want at least 1", n)
 	}
 

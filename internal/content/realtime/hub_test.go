@@ -12,47 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/bamhq/bam/internal/content/realtime"
+	"github.com/bamhq/bam/internal/testenv"
 )
-
-// metric reads a counter or gauge of the default registry (0 if absent).
-func metric(t testing.TB, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if hasLabels(m, labels) {
-				if m.GetCounter() != nil {
-					return m.GetCounter().GetValue()
-				}
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-func hasLabels(m *dto.Metric, kv []string) bool {
-	for i := 0; i+1 < len(kv); i += 2 {
-		found := false
-		for _, l := range m.GetLabel() {
-			found = found || (l.GetName() == kv[i] && l.GetValue() == kv[i+1])
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
 
 func TestFailingMatcherDoesNotStopOthers(t *testing.T) {
 	hub, srv := newServer(t, realtime.Options{})
@@ -67,7 +29,7 @@ func TestFailingMatcherDoesNotStopOthers(t *testing.T) {
 	ws.next(t)
 	ws.next(t)
 
-	before := metric(t, "bam_realtime_matcher_errors_total")
+	before := testenv.Metric(t, "bam_realtime_matcher_errors_total")
 	for i := uint64(1); i <= 3; i++ {
 		hub.Publish(seqChange(i, "posts", "p"+strconv.FormatUint(i, 10), "public", true))
 	}
@@ -84,7 +46,7 @@ func TestFailingMatcherDoesNotStopOthers(t *testing.T) {
 	}
 	panics.quiet(t, settle)
 	failing.quiet(t, 0)
-	if got := metric(t, "bam_realtime_matcher_errors_total") - before; got != 12 {
+	if got := testenv.Metric(t, "bam_realtime_matcher_errors_total") - before; got != 12 {
 		t.Fatalf("matcher errors counted = %v, want 12 (4 failing subscriptions × 3 changes)", got)
 	}
 }
@@ -115,10 +77,10 @@ func TestOverflowClosesTheSlowClientOnly(t *testing.T) {
 	_, readSlow := rawSSE(t, srv.Listener.Addr().String(), "subscribe=posts/*")
 	time.Sleep(settle) // the slow client is registered
 
-	before := metric(t, "bam_realtime_dropped_total", "reason", "overflow")
+	before := testenv.Metric(t, "bam_realtime_dropped_total", "reason", "overflow")
 	big := strings.Repeat("x", 256<<10)
 	var published uint64
-	for published < 400 && metric(t, "bam_realtime_dropped_total", "reason", "overflow") == before {
+	for published < 400 && testenv.Metric(t, "bam_realtime_dropped_total", "reason", "overflow") == before {
 		published++
 		start := time.Now()
 		hub.Publish(seqChange(published, "posts", "p", "public", true, "body", big))
@@ -132,7 +94,7 @@ func TestOverflowClosesTheSlowClientOnly(t *testing.T) {
 			t.Fatalf("ws client got %d, want %d", d.Seq, published)
 		}
 	}
-	if metric(t, "bam_realtime_dropped_total", "reason", "overflow") == before {
+	if testenv.Metric(t, "bam_realtime_dropped_total", "reason", "overflow") == before {
 		t.Fatalf("no overflow after %d changes of 256 KiB", published)
 	}
 	t.Logf("the slow client overflowed after %d changes of 256 KiB", published)
@@ -174,7 +136,7 @@ func TestLongSSEConnectionDoesNotLeak(t *testing.T) {
 	hub, srv := newServer(t, realtime.Options{Heartbeat: 20 * time.Millisecond})
 	srv.Client().Transport.(*http.Transport).CloseIdleConnections()
 	baseline := runtime.NumGoroutine()
-	conns := metric(t, "bam_realtime_connections", "transport", "sse")
+	conns := testenv.Metric(t, "bam_realtime_connections", "transport", "sse")
 
 	s := openSSE(t, srv, sseRequest{subscribe: []string{"posts/*"}})
 	go func() {
@@ -204,13 +166,13 @@ func TestLongSSEConnectionDoesNotLeak(t *testing.T) {
 	if pings == 0 {
 		t.Fatal("no heartbeat over the connection's life")
 	}
-	if got := metric(t, "bam_realtime_connections", "transport", "sse"); got != conns+1 {
+	if got := testenv.Metric(t, "bam_realtime_connections", "transport", "sse"); got != conns+1 {
 		t.Fatalf("connections gauge = %v, want %v", got, conns+1)
 	}
 	s.close()
 	srv.Client().Transport.(*http.Transport).CloseIdleConnections()
 	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > baseline || metric(t, "bam_realtime_connections", "transport", "sse") != conns {
+	for runtime.NumGoroutine() > baseline || testenv.Metric(t, "bam_realtime_connections", "transport", "sse") != conns {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
 			t.Fatalf("goroutines = %d, baseline %d\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])

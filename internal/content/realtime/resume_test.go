@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bamhq/bam/internal/content/realtime"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 func TestResumeReplaysExactlyTheMissedMatches(t *testing.T) {
@@ -117,7 +118,7 @@ func TestResumeOutsideTheWindowResets(t *testing.T) {
 func TestPublishDropsRedeliveries(t *testing.T) {
 	hub, srv := newServer(t, realtime.Options{})
 	s, _ := connectSSE(t, srv, sseRequest{subscribe: []string{"posts/*"}})
-	before := metric(t, "bam_realtime_dropped_total", "reason", "duplicate")
+	before := testenv.Metric(t, "bam_realtime_dropped_total", "reason", "duplicate")
 	hub.Publish(seqChange(5, "posts", "p", "public", true))
 	hub.Publish(seqChange(5, "posts", "p", "public", true))
 	hub.Publish(seqChange(4, "posts", "p", "public", true))
@@ -125,7 +126,7 @@ func TestPublishDropsRedeliveries(t *testing.T) {
 	if got := seqs([]changeData{s.nextChange(t), s.nextChange(t)}); !slices.Equal(got, []uint64{5, 6}) {
 		t.Fatalf("got %v", got)
 	}
-	if d := metric(t, "bam_realtime_dropped_total", "reason", "duplicate") - before; d != 2 {
+	if d := testenv.Metric(t, "bam_realtime_dropped_total", "reason", "duplicate") - before; d != 2 {
 		t.Fatalf("duplicates counted = %v", d)
 	}
 }

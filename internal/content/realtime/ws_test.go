@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/bamhq/bam/internal/content/realtime"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // errorCode returns the code of an error message for id, failing t for
@@ -193,9 +194,9 @@ func TestWebSocketExpiry(t *testing.T) {
 
 func TestWebSocketPingsAndConnectionsGauge(t *testing.T) {
 	_, srv := newServer(t, realtime.Options{Heartbeat: 20 * time.Millisecond})
-	before := metric(t, "bam_realtime_connections", "transport", "ws")
+	before := testenv.Metric(t, "bam_realtime_connections", "transport", "ws")
 	ws, _ := openWS(t, srv, "", "")
-	if got := metric(t, "bam_realtime_connections", "transport", "ws"); got != before+1 {
+	if got := testenv.Metric(t, "bam_realtime_connections", "transport", "ws"); got != before+1 {
 		t.Fatalf("gauge = %v, want %v", got, before+1)
 	}
 	ws.quiet(t, 200*time.Millisecond) // pings are answered by the client library, unseen, and must not end the connection
@@ -205,7 +206,7 @@ func TestWebSocketPingsAndConnectionsGauge(t *testing.T) {
 	}
 	_ = ws.c.Close(websocket.StatusNormalClosure, "")
 	deadline := time.Now().Add(wait)
-	for metric(t, "bam_realtime_connections", "transport", "ws") != before {
+	for testenv.Metric(t, "bam_realtime_connections", "transport", "ws") != before {
 		if time.Now().After(deadline) {
 			t.Fatal("the gauge did not come back down")
 		}
