@@ -37,8 +37,10 @@ func newRelayMetrics(db string) relayMetrics {
 		parked: parkedGauge.WithLabelValues(db), last: new(time.Time), parkedRows: new(int64)}
 }
 
-// countParked recounts the parked rows (at start, and when a pass parked
-// or retried some). A failure leaves the previous count.
+// countParked recounts the parked rows: at start, when a pass parked some,
+// and after each retry of the parked rows (also when it found none: others
+// may have taken them). update counts them too. A failure leaves the
+// previous count.
 func (m relayMetrics) countParked(ctx context.Context, db *store.DB) {
 	var n int64
 	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM bam_outbox WHERE parked_at IS NOT NULL`).Scan(&n); err != nil {
@@ -54,7 +56,7 @@ func (m relayMetrics) countParked(ctx context.Context, db *store.DB) {
 // and at worst lag one poll interval. Failures only leave the previous
 // values: metrics are not worth an error.
 func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int) {
-	if claimed == 0 {
+	if claimed == 0 { // nothing pending but the parked rows last counted
 		m.pending.Set(float64(*m.parkedRows))
 		m.lag.Set(0)
 		return
@@ -63,12 +65,14 @@ func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int) {
 		return
 	}
 	*m.last = time.Now()
-	var n int64
-	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM bam_outbox`).Scan(&n); err != nil {
+	var n, parked int64
+	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*), COUNT(parked_at) FROM bam_outbox`).Scan(&n, &parked); err != nil {
 		return
 	}
 	m.pending.Set(float64(n))
-	if n == 0 {
+	*m.parkedRows = parked
+	m.parked.Set(float64(parked))
+	if n == parked {
 		m.lag.Set(0)
 		return
 	}

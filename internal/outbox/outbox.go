@@ -64,7 +64,11 @@ type Options struct {
 	// off when it is the only row left; default 5. Failures of a whole pass
 	// (NATS down) never park a row: the rows wait, in order.
 	ParkAfter int
-	// ParkedRetry is how often the relay tries the parked rows again, in
+	// ParkFailingFor is how long a row must have been failing on its own,
+	// besides ParkAfter passes, before it is parked, so that a stream
+	// down for a few seconds (a leader election) parks nothing; default 1m.
+	ParkFailingFor time.Duration
+	// ParkedRetry is how often the relay tries every parked row again, in
 	// order; default 5m. One that goes out then is deleted as any other.
 	ParkedRetry time.Duration
 }
@@ -106,6 +110,9 @@ func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 	}
 	if opts.ParkAfter <= 0 {
 		opts.ParkAfter = 5
+	}
+	if opts.ParkFailingFor <= 0 {
+		opts.ParkFailingFor = time.Minute
 	}
 	if opts.ParkedRetry <= 0 {
 		opts.ParkedRetry = 5 * time.Minute

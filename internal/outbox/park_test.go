@@ -23,7 +23,7 @@ func TestAnEventThatFailsAloneIsParked(t *testing.T) {
 		good := bustest.Service(t, b) // has a stream
 		bad := bustest.ServiceName()  // has none yet
 		o := newOutbox(t, db, b, outbox.Options{PollInterval: 20 * time.Millisecond, MaxBackoff: time.Minute,
-			ParkAfter: 2, ParkedRetry: 500 * time.Millisecond})
+			ParkAfter: 2, ParkFailingFor: time.Millisecond, ParkedRetry: 500 * time.Millisecond})
 		enqueue := func(ev bus.Event) {
 			t.Helper()
 			if err := db.InTx(ctx, func(tx *store.Tx) error { return o.Enqueue(ctx, tx, ev) }); err != nil {
@@ -72,3 +72,40 @@ func TestAnEventThatFailsAloneIsParked(t *testing.T) {
 
 // parkedGauge reads bam_outbox_parked of the test database ("test").
 func parkedGauge(t *testing.T) float64 { return testenv.Metric(t, "bam_outbox_parked", "db", "test") }
+
+// TestEveryParkedEventIsRetried: the retry of parked rows goes through all
+// of them, a batch at a time, past rows that still fail.
+func TestEveryParkedEventIsRetried(t *testing.T) {
+	bustest.RunWithDB(t, func(t *testing.T, b *bus.Bus, db *store.DB) {
+		ctx := ctxT(t)
+		never, later := bustest.ServiceName(), bustest.ServiceName() // no streams yet
+		o := newOutbox(t, db, b, outbox.Options{PollInterval: 20 * time.Millisecond, BatchSize: 2,
+			ParkedRetry: 200 * time.Millisecond})
+		var last bus.Event
+		for _, ev := range []bus.Event{newEvent(t, never, 1), newEvent(t, never, 2), newEvent(t, never, 3), newEvent(t, later, 4)} {
+			if err := db.InTx(ctx, func(tx *store.Tx) error { return o.Enqueue(ctx, tx, ev) }); err != nil {
+				t.Fatal(err)
+			}
+			last = ev
+		}
+		// As settle parks them: all four, the one that can go out last.
+		if _, err := db.SQL().ExecContext(ctx,
+			`UPDATE bam_outbox SET lone_failures = 5, failing_since = created_at, parked_at = created_at`); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.EnsureStream(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.JetStream().DeleteStream(context.Background(), bus.StreamName(later)) })
+		startOutbox(t, o)
+		testenv.WaitFor(t, 10*time.Second, "the parked event behind two failing batches published", func() bool {
+			var n int
+			err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM bam_outbox WHERE id = $1`, last.ID()).Scan(&n)
+			return err == nil && n == 0
+		})
+		if n := outboxLen(t, db); n != 3 {
+			t.Errorf("%d rows left, want the 3 that still fail, parked", n)
+		}
+		testenv.WaitFor(t, 5*time.Second, "bam_outbox_parked at 3", func() bool { return parkedGauge(t) == 3 })
+	}, sets...)
+}

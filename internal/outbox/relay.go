@@ -39,12 +39,12 @@ func (o *Outbox) run(ctx context.Context) {
 	o.metrics.countParked(ctx, o.db)
 	parkedDue := time.Now().Add(o.opts.ParkedRetry)
 	for {
-		if time.Now().After(parkedDue) {
+		if time.Now().After(parkedDue) && !o.stopping() {
 			o.retryParked(ctx)
 			parkedDue = time.Now().Add(o.opts.ParkedRetry)
 		}
 		began := time.Now()
-		claimed, sent, err := o.pass(ctx, false)
+		claimed, sent, _, err := o.pass(ctx, selection{})
 		if ctx.Err() != nil {
 			return
 		}
@@ -90,18 +90,42 @@ func (o *Outbox) run(ctx context.Context) {
 	}
 }
 
-// retryParked runs a pass over the parked rows.
+// retryParked tries every parked row again, in order, a batch at a time,
+// and recounts them.
 func (o *Outbox) retryParked(ctx context.Context) {
-	claimed, sent, err := o.pass(ctx, true)
-	switch {
-	case claimed == 0 || errors.Is(err, errOtherRelay):
-		return
+	defer o.metrics.countParked(ctx, o.db) // also when others took them
+	sel := selection{parked: true}
+	tried, sent := 0, 0
+	var errs []error
+	for {
+		claimed, n, last, err := o.pass(ctx, sel)
+		tried, sent = tried+claimed, sent+n
+		if errors.Is(err, errOtherRelay) {
+			return
+		}
+		errs = append(errs, err)
+		if claimed < o.opts.BatchSize || ctx.Err() != nil || o.stopping() {
+			break
+		}
+		sel.after = last
+	}
+	switch err := errors.Join(errs...); {
+	case tried == 0:
 	case err != nil:
-		o.log.Warn("outbox relay: parked events still not published", "err", err, "sent", sent, "tried", claimed)
+		o.log.Warn("outbox relay: parked events still not published", "err", err, "sent", sent, "tried", tried)
 	default:
 		o.log.Info("outbox relay: parked events published", "sent", sent)
 	}
-	o.metrics.countParked(ctx, o.db)
+}
+
+// stopping reports whether Stop was called.
+func (o *Outbox) stopping() bool {
+	select {
+	case <-o.quit:
+		return true
+	default:
+		return false
+	}
 }
 
 // sleep waits for d to pass or a wake, whichever comes first, and reports
@@ -127,8 +151,7 @@ func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
 // an earlier one still being published, out of order), and its rows stay
 // locked from claim to delete; on SQLite, which one process owns, they are
 // read without a transaction so enqueuers are not blocked behind the
-// publish. parked chooses the rows: the parked ones (retryParked) or the
-// others.
+// publish. sel chooses the rows; last is the seq of the last one claimed.
 //
 // On PostgreSQL the pass's commit does not wait for its WAL to reach the
 // disk (synchronous_commit off for this transaction only, set in the
@@ -136,7 +159,7 @@ func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
 // rows, in order, which idempotent consumers (internal/inbox) drop — a
 // restart inside JetStream's short duplicate window drops them earlier —
 // and every commit that waits is a disk flush, one per pass.
-func (o *Outbox) pass(ctx context.Context, parked bool) (claimed, sent int, err error) {
+func (o *Outbox) pass(ctx context.Context, sel selection) (claimed, sent int, last int64, err error) {
 	var parkedNow []row
 	if o.db.Dialect() == store.Postgres {
 		var pubErr error
@@ -150,50 +173,59 @@ func (o *Outbox) pass(ctx context.Context, parked bool) (claimed, sent int, err 
 			} else if !mine {
 				return errOtherRelay // its pass publishes these rows, in order
 			}
-			rows, err := o.claim(ctx, tx, parked, " FOR UPDATE SKIP LOCKED")
+			rows, err := o.claim(ctx, tx, sel, " FOR UPDATE SKIP LOCKED")
 			claimed = len(rows)
 			if err != nil || len(rows) == 0 {
 				return err
 			}
+			last = rows[len(rows)-1].seq
 			errs := o.publish(ctx, rows)
 			if err := ctx.Err(); err != nil {
 				return err // killed between publish and delete: the rows stay
 			}
 			pubErr = errors.Join(errs...)
-			sent, parkedNow, err = o.settle(ctx, tx, rows, errs, parked)
+			sent, parkedNow, err = o.settle(ctx, tx, rows, errs, sel.parked)
 			return err
 		})
 		if err == nil {
 			o.reportParked(ctx, parkedNow)
 		}
-		return claimed, sent, errors.Join(err, pubErr)
+		return claimed, sent, last, errors.Join(err, pubErr)
 	}
-	rows, err := o.claim(ctx, o.db.SQL(), parked, "")
+	rows, err := o.claim(ctx, o.db.SQL(), sel, "")
 	if err != nil || len(rows) == 0 {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
+	last = rows[len(rows)-1].seq
 	errs := o.publish(ctx, rows)
 	if err := ctx.Err(); err != nil {
-		return len(rows), 0, err
+		return len(rows), 0, last, err
 	}
 	err = o.db.InTx(ctx, func(tx *store.Tx) error {
-		sent, parkedNow, err = o.settle(ctx, tx, rows, errs, parked)
+		sent, parkedNow, err = o.settle(ctx, tx, rows, errs, sel.parked)
 		return err
 	})
 	if err == nil {
 		o.reportParked(ctx, parkedNow)
 	}
-	return len(rows), sent, errors.Join(err, errors.Join(errs...))
+	return len(rows), sent, last, errors.Join(err, errors.Join(errs...))
 }
 
-// claim reads the next batch of rows, parked or not, in order.
-func (o *Outbox) claim(ctx context.Context, q store.Querier, parked bool, lock string) ([]row, error) {
-	which := "parked_at IS NULL"
-	if parked {
-		which = "parked_at IS NOT NULL"
+// selection chooses a pass's rows: those not parked, or the parked ones
+// after seq after.
+type selection struct {
+	parked bool
+	after  int64
+}
+
+// claim reads the next batch of the rows sel chooses, in order.
+func (o *Outbox) claim(ctx context.Context, q store.Querier, sel selection, lock string) ([]row, error) {
+	which, args := "parked_at IS NULL", []any{o.opts.BatchSize}
+	if sel.parked {
+		which, args = "parked_at IS NOT NULL AND seq > $2", []any{o.opts.BatchSize, sel.after}
 	}
 	rs, err := q.QueryContext(ctx,
-		`SELECT seq, id, subject, payload, headers FROM bam_outbox WHERE `+which+` ORDER BY seq LIMIT $1`+lock, o.opts.BatchSize)
+		`SELECT seq, id, subject, payload, headers FROM bam_outbox WHERE `+which+` ORDER BY seq LIMIT $1`+lock, args...)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: claim: %w", err)
 	}
@@ -250,11 +282,14 @@ func (o *Outbox) publish(ctx context.Context, rows []row) []error {
 
 // settle deletes the published rows and records the failures on the
 // others, and returns those it parked. A failure while other rows of the
-// pass went out is the row's own: it counts towards parking it. Its error
+// pass went out is the row's own: it counts towards parking it, which
+// takes ParkAfter such passes over ParkFailingFor at least (a stream
+// that is down for a few seconds parks nothing). Its error
 // is the database's only: publish failures are recorded, not returned, so
 // the transaction that records them commits.
 func (o *Outbox) settle(ctx context.Context, tx *store.Tx, rows []row, errs []error, parked bool) (sent int, parkedNow []row, err error) {
 	lone := !parked && slices.Contains(errs, nil)
+	now := time.Now().UTC()
 	var done []string
 	var args []any
 	for i, r := range rows {
@@ -271,14 +306,16 @@ func (o *Outbox) settle(ctx context.Context, tx *store.Tx, rows []row, errs []er
 			}
 			continue
 		}
-		var failures int
+		var isParked bool
 		if err := tx.QueryRowContext(ctx,
 			`UPDATE bam_outbox SET attempts = attempts + 1, last_error = $1, lone_failures = lone_failures + 1,
-				parked_at = CASE WHEN lone_failures + 1 >= $3 THEN CURRENT_TIMESTAMP END
-			WHERE seq = $2 RETURNING lone_failures`, msg, r.seq, o.opts.ParkAfter).Scan(&failures); err != nil {
+				failing_since = COALESCE(failing_since, $4),
+				parked_at = CASE WHEN lone_failures + 1 >= $3 AND failing_since <= $5 THEN $4 END
+			WHERE seq = $2 RETURNING parked_at IS NOT NULL`,
+			msg, r.seq, o.opts.ParkAfter, now, now.Add(-o.opts.ParkFailingFor)).Scan(&isParked); err != nil {
 			return 0, nil, fmt.Errorf("outbox: record failure: %w", err)
 		}
-		if failures >= o.opts.ParkAfter {
+		if isParked {
 			r.err = errs[i]
 			parkedNow = append(parkedNow, r)
 		}
