@@ -233,11 +233,7 @@ func TestLingerGathersATrickle(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			for deadline := time.Now().Add(5 * time.Second); outboxLen(t, db) > 0; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("linger %v: %d events still in the outbox", c.linger, outboxLen(t, db))
-				}
-			}
+			testenv.WaitFor(t, 5*time.Second, "every event published", func() bool { return outboxLen(t, db) == 0 })
 			n := passes()
 			t.Logf("linger %v: %d events in %d passes", c.linger, events, n)
 			if (c.most > 0 && n > c.most) || n < c.less {

@@ -72,10 +72,8 @@ func (o *Outbox) run(ctx context.Context) {
 		if !errors.Is(err, errOtherRelay) {
 			o.metrics.update(ctx, o.db, claimed)
 		}
-		select {
-		case <-o.quit:
+		if o.stopping() {
 			return
-		default:
 		}
 		if wait == 0 {
 			continue
