@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -31,10 +32,37 @@ const (
 type conn struct {
 	net.Conn
 	br       *bufio.Reader
-	bw       *bufio.Writer
-	idle     time.Time // when it was last given back
-	reused   bool      // it carried a request before this one
-	deadline bool      // a deadline is set on it
+	bw       *bufio.Writer // writes through the conn (Write)
+	idle     time.Time     // when it was last given back
+	reused   bool          // it carried a request before this one
+	deadline bool          // a deadline is set on it
+
+	// raw is the socket of a plain TCP connection (nil over TLS), for
+	// sendAndAwait, which calls await, made once, through it.
+	raw      syscall.RawConn
+	await    func(uintptr) bool
+	sent     int64 // bytes written to the socket
+	flushed  bool  // await's state: the request went out
+	flushErr error
+}
+
+func newConn(nc net.Conn) *conn {
+	c := &conn{Conn: nc, br: bufio.NewReaderSize(nc, connReadBuffer)}
+	c.bw = bufio.NewWriterSize(c, connWriteBuffer)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if raw, err := tc.SyscallConn(); err == nil {
+			c.raw, c.await = raw, c.flushThenWait
+		}
+	}
+	return c
+}
+
+// Write writes to the socket, counting the bytes, so that roundTrip knows
+// whether a request went out before its final flush.
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.sent += int64(n)
+	return n, err
 }
 
 // roundTrip writes req and reads the answer's head into resp; timeout
@@ -54,13 +82,46 @@ func (c *conn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout
 		}
 		c.deadline = false
 	}
+	sent := c.sent
 	if err := req.Write(c.bw); err != nil {
 		return err
 	}
-	if err := c.bw.Flush(); err != nil {
+	if c.raw != nil && c.sent == sent {
+		if err := c.sendAndAwait(); err != nil {
+			return err
+		}
+	} else if err := c.bw.Flush(); err != nil { // over TLS, or a request too big for the buffer
 		return err
 	}
 	return resp.Read(c.br)
+}
+
+// sendAndAwait flushes a request held whole in the buffer and waits until
+// the answer can be read, in one step on the socket: its read side is
+// armed before the request goes out, so the wait needs no read of an
+// empty socket first, as a read through the net.Conn does — one system
+// call per request less, since under load the answer is never there the
+// moment the request has been written. A deadline set on the connection
+// bounds the wait.
+func (c *conn) sendAndAwait() error {
+	c.flushed, c.flushErr = false, nil
+	err := c.raw.Read(c.await)
+	if c.flushErr != nil {
+		return c.flushErr
+	}
+	return err
+}
+
+// flushThenWait is await: called first, it sends the request and asks
+// to wait for the socket to be readable (false), unless sending failed;
+// called again once it is, it is done.
+func (c *conn) flushThenWait(uintptr) bool {
+	if c.flushed {
+		return true
+	}
+	c.flushed = true
+	c.flushErr = c.bw.Flush()
+	return c.flushErr != nil
 }
 
 // idleConns is a replica's idle connections.
@@ -176,7 +237,7 @@ func (p *Pool) dial(t *target) (*conn, error) {
 		}
 		nc = tc
 	}
-	return &conn{Conn: nc, br: bufio.NewReaderSize(nc, connReadBuffer), bw: bufio.NewWriterSize(nc, connWriteBuffer)}, nil
+	return newConn(nc), nil
 }
 
 func cmpTimeout(d time.Duration) time.Duration {

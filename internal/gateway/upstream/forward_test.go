@@ -60,9 +60,18 @@ func countingReplica(t *testing.T, h http.HandlerFunc) (*replica, *atomic.Int64)
 }
 
 // TestForwardReusesConnections: bodies of every framing arrive whole, and
-// a connection whose answer was read to its end carries the next request.
+// a connection whose answer was read to its end carries the next request;
+// a request bigger than the connection's write buffer goes out in parts,
+// also to a replica that answers before it has read it all.
 func TestForwardReusesConnections(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 3<<10) // 48 KiB
 	r, conns := countingReplica(t, func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/early" {
+			io.WriteString(w, "early")
+			w.(http.Flusher).Flush()
+			io.Copy(io.Discard, req.Body) // keeps the connection
+			return
+		}
 		body, _ := io.ReadAll(req.Body)
 		switch req.URL.Path {
 		case "/chunked":
@@ -83,6 +92,9 @@ func TestForwardReusesConnections(t *testing.T) {
 		{"GET", "/empty", "", ""},
 		{"HEAD", "/x", "", ""},
 		{"PUT", "/x", "again", "PUT api.test again"},
+		{"POST", "/x", big, "POST api.test " + big},
+		{"PUT", "/early", big, "early"},
+		{"GET", "/x", "", "GET api.test "},
 	} {
 		status, body, err := forward(t, p, tc.method, tc.path, tc.body)
 		if err != nil || body != tc.want || status >= 300 {
@@ -90,7 +102,7 @@ func TestForwardReusesConnections(t *testing.T) {
 		}
 	}
 	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections for 6 requests in a row, want 1", n)
+		t.Errorf("%d connections for 9 requests in a row, want 1", n)
 	}
 }
 
