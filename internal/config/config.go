@@ -40,9 +40,10 @@ type Log struct {
 	Format string `koanf:"format" flag:"log-format" help:"Log line format: text or json"`
 }
 
-// HTTP configures the public listener.
+// HTTP configures the public listener, and the services' own listeners.
 type HTTP struct {
-	Addr string `koanf:"addr" flag:"http-addr" help:"Public API listener (the gateway), host:port"`
+	Addr     string `koanf:"addr" flag:"http-addr" help:"Public API listener (the gateway), host:port"`
+	FastLane bool   `koanf:"fast_lane" help:"Serve the own listener of a service running without the gateway (auth.addr, content.addr) with fasthttp, handing its streams (Server-Sent Events), upgrades and large bodies to net/http (see docs/platform.md); changing it needs a restart"`
 }
 
 // Ops configures the per-process operations listener.
@@ -177,7 +178,7 @@ func Defaults() Config {
 		PublicURL:       "http://localhost:8080",
 		ShutdownTimeout: 20 * time.Second,
 		Log:             Log{Level: "info", Format: "text"},
-		HTTP:            HTTP{Addr: ":8080"},
+		HTTP:            HTTP{Addr: ":8080", FastLane: true},
 		Ops:             Ops{Addr: ":9090"},
 		OTel:            OTel{SampleRatio: 1},
 		Auth: Auth{

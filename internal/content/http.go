@@ -1,6 +1,7 @@
 package content
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -142,4 +143,11 @@ func (s *Service) awaitFollowing(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Streams says which requests the service answers as a stream: realtime's
+// Server-Sent Events (its WebSocket is an upgrade). A listener that
+// buffers whole answers (the fast lane) leaves these to net/http.
+func (s *Service) Streams(path []byte) bool {
+	return bytes.HasPrefix(path, []byte("/v1/realtime"))
 }
