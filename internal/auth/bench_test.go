@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
@@ -20,9 +19,11 @@ import (
 	"github.com/bamhq/bam/internal/auth/password"
 	"github.com/bamhq/bam/internal/auth/throttle"
 	"github.com/bamhq/bam/internal/bus/bustest"
+	"github.com/bamhq/bam/internal/fastlane"
 	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
 	"github.com/bamhq/bam/internal/store/storetest"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // Benchmarks of the auth service through its own HTTP listener, on every
@@ -80,8 +81,8 @@ func newBenchEnv(b *testing.B, d store.Dialect) *benchEnv {
 		b.Fatal(err)
 	}
 	ob := outbox.New(db, bus, outbox.Options{Logger: log})
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
+	addr := testenv.FreeAddr(b)
+	base := "http://" + addr
 	svc, err := auth.New(ctx, auth.Deps{DB: db, Outbox: ob, Keys: km, Hasher: hasher, Mail: sender,
 		Throttle: th, Log: log}, auth.Options{Issuer: base, Audience: "bam", SiteURL: base,
 		AccessTokenTTL: 15 * time.Minute, SessionTTL: 24 * time.Hour, RefreshReuseGrace: 10 * time.Second,
@@ -93,9 +94,13 @@ func newBenchEnv(b *testing.B, d store.Dialect) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ob.Stop(context.Background()) })
-	srv.Config.Handler = svc.Handler()
-	srv.Start()
-	b.Cleanup(srv.Close)
+	// The listener a service serves on its own (internal/platform): the
+	// fast lane.
+	srv := &fastlane.Server{Name: "auth", Addr: addr, Handler: svc.Handler(), Log: log}
+	if err := srv.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Stop(context.Background()) })
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256 // one kept-alive connection per client goroutine
 	b.Cleanup(tr.CloseIdleConnections)
