@@ -175,11 +175,11 @@ var oauthErrors = map[string]string{
 // problem, so OAuth libraries and bam clients both understand it.
 func writeTokenError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := errs.KindOf(err)
+	retryAfterHeader(w, err)
 	if kind == errs.Internal || kind == errs.Unavailable {
 		httpx.WriteError(w, r, err) // logged, generic
 		return
 	}
-	retryAfterHeader(w, err)
 	p := httpx.ProblemOf(r, err)
 	oauth := oauthErrors[p.Code]
 	if oauth == "" {

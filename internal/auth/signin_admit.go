@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
+
+	"github.com/bamhq/bam/internal/errs"
 )
 
 // Sign-ins are admitted a few at a time: a password check is CPU-bound
@@ -20,13 +23,33 @@ import (
 // signInSlots is how many sign-ins run at once.
 func signInSlots() int { return 2 * runtime.GOMAXPROCS(0) }
 
-// admitSignIn waits for a sign-in slot, or for ctx to end, and returns
-// the function that frees it.
+// signInWait bounds the wait for a slot. Past it the sign-in is refused
+// as busy (503 with Retry-After), so that a flood sheds load instead of
+// queueing without end: a request served in the fast lane, as the
+// service's own listener serves them, is not cancelled when its client
+// leaves. A variable for tests.
+var signInWait = 10 * time.Second
+
+// errSignInBusy is the answer to a sign-in that waited signInWait.
+var errSignInBusy = &retryError{errs.E(errs.Unavailable, "auth.busy",
+	"too many sign-ins at once; try again shortly"), time.Second}
+
+// admitSignIn waits for a sign-in slot, for ctx to end or for signInWait,
+// and returns the function that frees the slot.
 func (s *Service) admitSignIn(ctx context.Context) (release func(), err error) {
+	select {
+	case s.signIns <- struct{}{}:
+		return func() { <-s.signIns }, nil
+	default:
+	}
+	wait := time.NewTimer(signInWait)
+	defer wait.Stop()
 	select {
 	case s.signIns <- struct{}{}:
 		return func() { <-s.signIns }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("auth: waiting to sign in: %w", ctx.Err())
+	case <-wait.C:
+		return nil, errSignInBusy
 	}
 }

@@ -35,6 +35,12 @@ func TestAdmitSignIn(t *testing.T) {
 	if err := <-admitted; err != nil {
 		t.Fatal(err)
 	}
+	// A sign-in whose context never ends gives up after signInWait.
+	defer func(w time.Duration) { signInWait = w }(signInWait)
+	signInWait = 20 * time.Millisecond
+	if _, err := s.admitSignIn(ctx); !errors.Is(err, errSignInBusy) {
+		t.Fatalf("sign-in with both slots taken for longer than signInWait: %v; want errSignInBusy", err)
+	}
 	if n := signInSlots(); n < 2 {
 		t.Fatalf("signInSlots() = %d", n)
 	}

@@ -46,6 +46,9 @@ func Spec(cfg config.Config) platform.Spec {
 	}
 }
 
+// Realtime's streams must reach net/http on the service's own listener.
+var _ platform.Streamer = (*running)(nil)
+
 // running is the service with its background work, as the kernel runs it.
 type running struct {
 	*Service

@@ -61,6 +61,7 @@ type Server struct {
 	Log     *slog.Logger
 
 	fast    *fasthttp.Server
+	ln      net.Listener // the lane's, closed by Stop too
 	slow    *http.Server
 	handed  *connListener
 	bound   atomic.Pointer[string]
@@ -92,6 +93,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	addr := ln.Addr().String()
 	s.bound.Store(&addr)
+	s.ln = ln
 	s.handed = newConnListener(ln.Addr())
 	s.open = map[net.Conn]struct{}{}
 	s.slow = &http.Server{
@@ -120,16 +122,18 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.failed = make(chan error, 2)
 	s.started = true
-	go func() {
+	var serving sync.WaitGroup
+	serving.Go(func() {
 		if err := s.slow.Serve(s.handed); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.failed <- err
 		}
-	}()
-	go func() {
-		if err := s.fast.Serve(ln); err != nil {
+	})
+	serving.Go(func() {
+		if err := s.fast.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.failed <- err
 		}
-	}()
+	})
+	go func() { serving.Wait(); close(s.failed) }() // as kernel.HTTPServer: its watcher ends
 	s.Log.Info("listening", "server", s.Name, "addr", "http://"+displayAddr(ln.Addr()), "lane", "fasthttp")
 	return nil
 }
@@ -155,6 +159,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	errFast := s.fast.ShutdownWithContext(ctx)
+	// fasthttp closes only the listeners its Serve has registered: one
+	// that had not started yet (a Stop right after Start) would serve on.
+	_ = s.ln.Close()
 	if errFast != nil { // fasthttp leaves what did not drain open, serving
 		s.mu.Lock()
 		for c := range s.open {

@@ -317,3 +317,20 @@ func dial(t *testing.T, s *fastlane.Server) net.Conn {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	return c
 }
+
+// TestFailedClosesAfterStop: once both servers have stopped, Failed is
+// closed, as kernel.HTTPServer's is, so the kernel's watcher ends.
+func TestFailedClosesAfterStop(t *testing.T) {
+	s := start(t)
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err, ok := <-s.Failed():
+		if ok {
+			t.Fatalf("Failed sent %v after a clean Stop; want it closed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Failed still open 5 s after Stop")
+	}
+}

@@ -140,6 +140,9 @@ func (p *Platform) serviceListener(name, addr string, h http.Handler, svc kernel
 	return srv
 }
 
+// readyTimeout bounds a readiness check on a service's own listener.
+const readyTimeout = 5 * time.Second
+
 // withProbes adds /readyz and /healthz beside the API, so a gateway's
 // health checks reach the same port its requests do. Why a service is not
 // ready (a database host, a user name in a driver's error) is told on the
@@ -147,7 +150,11 @@ func (p *Platform) serviceListener(name, addr string, h http.Handler, svc kernel
 func (w *withListener) withProbes(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
-		if err := w.Ready(r.Context()); err != nil {
+		// Bounded here: a request in the fast lane is not cancelled when
+		// its client (a health checker that gave up) leaves.
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := w.Ready(ctx); err != nil {
 			http.Error(rw, "not ready", http.StatusServiceUnavailable)
 			return
 		}

@@ -86,11 +86,11 @@ func (c *conn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout
 	if err := req.Write(c.bw); err != nil {
 		return err
 	}
-	if c.raw != nil && c.sent == sent {
+	if c.raw != nil && c.sent == sent && timeout > 0 {
 		if err := c.sendAndAwait(); err != nil {
 			return err
 		}
-	} else if err := c.bw.Flush(); err != nil { // over TLS, or a request too big for the buffer
+	} else if err := c.bw.Flush(); err != nil { // over TLS, a request too big for the buffer, no timeout
 		return err
 	}
 	return resp.Read(c.br)
@@ -101,8 +101,12 @@ func (c *conn) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, timeout
 // armed before the request goes out, so the wait needs no read of an
 // empty socket first, as a read through the net.Conn does — one system
 // call per request less, since under load the answer is never there the
-// moment the request has been written. A deadline set on the connection
-// bounds the wait.
+// moment the request has been written. roundTrip takes this path only
+// with a timeout, whose deadline bounds the wait: a replica that shut
+// its side of a connection (FIN) in the instant before its reuse has
+// made the socket readable already, and the arming forgets that, so such
+// a connection would wait for an answer that cannot come (a plain read
+// sees the end at once, and exchange retries on a new connection).
 func (c *conn) sendAndAwait() error {
 	c.flushed, c.flushErr = false, nil
 	err := c.raw.Read(c.await)
