@@ -32,6 +32,10 @@ const (
 	pgReaderConns = 8
 )
 
+// pgSessionDefaults are run-time parameters every session starts with
+// unless the URL sets them (see openPostgres).
+var pgSessionDefaults = map[string]string{"jit": "off", "random_page_cost": "1.1"}
+
 // openPostgres opens a pool on the pgx driver. With opts.Schema every
 // connection starts with search_path set to that schema alone, so that
 // unqualified names cannot reach another service's tables in public.
@@ -53,8 +57,19 @@ func openPostgres(url string, opts Options, params map[string]string) (*sql.DB, 
 	// to JIT-compile: ~1.5 s of compiling for a query over 60 rows. Our
 	// queries are short OLTP ones; JIT never pays for itself here. A URL
 	// parameter (?jit=on) still wins.
-	if _, set := cfg.RuntimeParams["jit"]; !set {
-		cfg.RuntimeParams["jit"] = "off"
+	//
+	// random_page_cost: the server's default (4) prices a random read as a
+	// spinning disk's. Under it a statement prepared while its table was
+	// small (the first minutes of a deployment) got a sequential scan as
+	// its cached generic plan, and kept it while the table grew, until
+	// autovacuum's next ANALYZE: each batch of token refreshes scanned all
+	// of auth_refresh_tokens, so a 10 s refresh benchmark ran at half the
+	// rate of a 5 s one. 1.1 is the usual value for SSDs and for data in
+	// memory. A URL parameter wins here too.
+	for name, value := range pgSessionDefaults {
+		if _, set := cfg.RuntimeParams[name]; !set {
+			cfg.RuntimeParams[name] = value
+		}
 	}
 	maps.Copy(cfg.RuntimeParams, params)
 	db := otelsql.OpenDB(stdlib.GetConnector(*cfg), otelOptions(Postgres, opts)...)

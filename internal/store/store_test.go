@@ -259,3 +259,36 @@ func TestPostgresConcurrentMigrate(t *testing.T) {
 		t.Errorf("goose_things: %d versions recorded, err %v; want 2", n, err)
 	}
 }
+
+func TestPostgresSessionDefaults(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	show := func(db *store.DB, name string) string {
+		var v string
+		if err := db.SQL().QueryRowContext(t.Context(), "SHOW "+name).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	open := func(url string) *store.DB {
+		db, err := store.Open(t.Context(), url, store.Options{Name: "defaults"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	db := open(url)
+	for name, want := range map[string]string{"jit": "off", "random_page_cost": "1.1"} {
+		if got := show(db, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	if got := show(open(url+sep+"random_page_cost=2&jit=on"), "random_page_cost"); got != "2" {
+		t.Errorf("random_page_cost from the URL = %q, want 2", got)
+	}
+}
