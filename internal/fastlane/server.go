@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,6 +38,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/net/http/httpguts"
 
@@ -105,7 +107,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.fast = &fasthttp.Server{
 		Handler:                      s.serve,
-		ErrorHandler:                 s.refuse,
+		ErrorHandler:                 refuse,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		LazyRequestTime:              true, // nothing reads RequestCtx.Time: no clock read per request
@@ -231,6 +233,34 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	Serve(ctx, s.Handler)
 }
 
+// ReadBody reads the rest of ctx's request body, which fasthttp streams
+// past its first 8 KiB, and makes the whole of it the request's body: a
+// request served in the lane has a known length up to MaxBody, and its
+// handlers take the body whole. When the body cannot be read whole it
+// answers 400 (408 at the read timeout), closing the connection, and
+// returns false. Without it, Request.Body read a streamed body and logged a
+// warning on every request, and a body cut short was handed on as if it
+// were whole: as the read error's text, or as the part that came before the
+// client closed its side (fasthttp's stream ends at EOF then).
+func ReadBody(ctx *fasthttp.RequestCtx) bool {
+	req := &ctx.Request
+	if !req.IsBodyStream() {
+		return true
+	}
+	buf := bytebufferpool.Get()
+	defer bytebufferpool.Put(buf)
+	err := req.BodyWriteTo(buf)
+	if err == nil && len(buf.B) != req.Header.ContentLength() {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		refuse(ctx, err)
+		return false
+	}
+	req.SetBody(buf.B)
+	return true
+}
+
 func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
 	s.lanes[2].Add(1)
 	handOver(ctx, s.handed)
@@ -240,6 +270,9 @@ func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
 // pooled *http.Request and the buffered Writer — and returns the status
 // sent. A Native handler answers its rare responses (errors) with it.
 func Serve(ctx *fasthttp.RequestCtx, h http.Handler) int {
+	if !ReadBody(ctx) {
+		return ctx.Response.StatusCode()
+	}
 	x := acquireExchange(ctx)
 	defer releaseExchange(x)
 	h.ServeHTTP(&x.w, &x.req)
@@ -271,8 +304,9 @@ func (s *Server) qualifies(ctx *fasthttp.RequestCtx) bool {
 	return true
 }
 
-// refuse answers a request fasthttp could not read, as problem+json.
-func (s *Server) refuse(ctx *fasthttp.RequestCtx, err error) {
+// refuse answers a request that could not be read, as problem+json, and
+// closes the connection.
+func refuse(ctx *fasthttp.RequestCtx, err error) {
 	status, code, detail := http.StatusBadRequest, "http.bad_request", "the request could not be read"
 	var small *fasthttp.ErrSmallBuffer
 	switch {

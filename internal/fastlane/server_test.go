@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ var held = make(chan struct{})
 
 // start serves echo with the lane taking paths under /fast/ and /native
 // answered natively.
-func start(t *testing.T) *fastlane.Server {
+func start(t *testing.T, options ...func(*fastlane.Server)) *fastlane.Server {
 	s := &fastlane.Server{Name: "test", Addr: "127.0.0.1:0", Handler: http.HandlerFunc(echo), MaxBody: 1 << 10,
 		Log: slog.New(slog.DiscardHandler),
 		Fast: func(ctx *fasthttp.RequestCtx) bool {
@@ -75,6 +76,9 @@ func start(t *testing.T) *fastlane.Server {
 			ctx.SetBodyString("native")
 			return true
 		},
+	}
+	for _, o := range options {
+		o(s)
 	}
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -333,4 +337,44 @@ func TestFailedClosesAfterStop(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Failed still open 5 s after Stop")
 	}
+}
+
+// TestBodyReadWhole: a body longer than what fasthttp reads before the
+// handler (8 KiB) reaches the handler whole, with nothing in the log; one
+// cut short is refused, not handed on with the read error's text as its
+// body.
+func TestBodyReadWhole(t *testing.T) {
+	var warned warnings
+	s := start(t, func(s *fastlane.Server) {
+		s.MaxBody = 64 << 10
+		s.Log = slog.New(&warned)
+	})
+	const n = 20000
+	resp, m := call(t, s, "POST", "/fast/x", strings.Repeat("b", n))
+	if resp.StatusCode != 200 || m["lane"] != true || m["len"] != float64(n) || m["err"] != "<nil>" {
+		t.Errorf("%d %v; want the lane to hand on all %d bytes", resp.StatusCode, m, n)
+	}
+	c := dial(t, s)
+	_, _ = io.WriteString(c, fmt.Sprintf("POST /fast/x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", n, strings.Repeat("b", n/2)))
+	_ = c.(*net.TCPConn).CloseWrite()
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if got := strings.TrimSpace(line); got != "HTTP/1.1 400 Bad Request" {
+		t.Errorf("a body cut short: %q, want 400", got)
+	}
+	if k := warned.Load(); k != 0 {
+		t.Errorf("%d warnings logged", k)
+	}
+}
+
+// warnings is a slog handler that counts records at warn and above.
+type warnings struct{ atomic.Int32 }
+
+func (w *warnings) Enabled(context.Context, slog.Level) bool { return true }
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *warnings) WithGroup(string) slog.Handler            { return w }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		w.Add(1)
+	}
+	return nil
 }

@@ -98,7 +98,7 @@ func lanes(t *testing.T, yaml string, log *slog.Logger) (slow, fast string, f *f
 	t.Cleanup(s.Close)
 	g := build()
 	f = &fastlane.Server{Name: "gateway", Addr: "127.0.0.1:0", Handler: httpx.Stack("gateway", log, g),
-		Fast: g.Fast, Native: g.ServeNative, Log: log, MaxBody: 4 << 10}
+		Fast: g.Fast, Native: g.ServeNative, Log: log, MaxBody: 16 << 10}
 	if err := f.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func sameAnswers(t *testing.T, log *slog.Logger) *fastlane.Server {
   rate_limit: {per: ip, rps: 0.001, burst: 40}
   cors_origins: [https://app.test]
   trusted_proxies: [127.0.0.0/8]
-  max_body: 8KiB
+  max_body: 24KiB
   routes:
     - {path: /o/, upstream: %[1]s, auth: none}
     - {path: /strip/, upstream: %[1]s, auth: none, strip_prefix: true}
@@ -173,8 +173,10 @@ func sameAnswers(t *testing.T, log *slog.Logger) *fastlane.Server {
 		{"GET", "/o/x", "", with(3, "Connection", "X-Secret", "X-Secret", "1", "Te", "trailers")},
 		{"HEAD", "/o/x", "", id(4)},
 		{"POST", "/o/x", `{"n":1}`, with(5, "Content-Type", "application/json")},
-		{"POST", "/o/x", strings.Repeat("x", 6000), id(6)}, // over the lane's MaxBody: handed over
-		{"POST", "/o/x", strings.Repeat("x", 9000), id(7)}, // over the route's max_body: 413
+		{"POST", "/o/x", "no type", id(8)},
+		{"POST", "/o/x", strings.Repeat("x", 12000), id(6)}, // in the lane, past fasthttp's first 8 KiB
+		{"POST", "/o/x", strings.Repeat("x", 20000), id(6)}, // over the lane's MaxBody: handed over
+		{"POST", "/o/x", strings.Repeat("x", 30000), id(7)}, // over the route's max_body: 413
 		{"GET", "/o/big", "", id(8)},
 		{"GET", "/o/stream", "", id(9)},
 		{"GET", "/o/fail", "", id(10)},
@@ -275,7 +277,7 @@ func sameAnswers(t *testing.T, log *slog.Logger) *fastlane.Server {
 			t.Errorf("%s: headers differ\nnet/http: %v\nlane:     %v", name, normalize(h1), normalize(h2))
 		}
 		if b1 != b2 {
-			t.Errorf("%s: bodies differ\nnet/http: %.600s\nlane:     %.600s", name, b1, b2)
+			t.Errorf("%s: bodies differ\nnet/http: %.600s\nlane:     %.600s", name, b1[max(0, len(b1)-600):], b2[max(0, len(b2)-600):])
 		}
 	}
 	return f
@@ -315,4 +317,31 @@ func normalize(h http.Header) map[string][]string {
 		out[k] = v
 	}
 	return out
+}
+
+// TestFastLaneBodyCutShort: a request whose body ends before its
+// Content-Length (the client closed its side) is answered 400 by the
+// native path, not sent on to the upstream as a shorter request.
+func TestFastLaneBodyCutShort(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	_, fast, f, _ := lanes(t, fmt.Sprintf("gateway:\n  routes:\n    - {path: /o/, upstream: %s, auth: none}\n", mirror(t)), log)
+	c, err := net.Dial("tcp", strings.TrimPrefix(fast, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = fmt.Fprintf(c, "POST /o/x HTTP/1.1\r\nHost: x\r\nContent-Length: 12000\r\n\r\n%s", strings.Repeat("x", 9000))
+	_ = c.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Upstream") != "" {
+		t.Errorf("status %d, X-Upstream %q; want 400 from the gateway", resp.StatusCode, resp.Header.Get("X-Upstream"))
+	}
+	if native, _, _ := f.Served(); native != 1 {
+		t.Errorf("served natively %d, want 1: the native path took it", native)
+	}
 }

@@ -71,6 +71,9 @@ func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
 			}
 		}
 	}
+	if !fastlane.ReadBody(ctx) { // answered
+		return true
+	}
 	start := time.Now()
 	method := string(h.Method())
 	g.metrics.Begin()

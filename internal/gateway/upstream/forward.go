@@ -27,6 +27,7 @@ import (
 //
 // A pool with H2C set cannot forward (Fast says so).
 func (p *Pool) Forward(req *fasthttp.Request, resp *fasthttp.Response) (*Answer, error) {
+	req.Header.SetNoDefaultContentType(true) // fasthttp's default: a body sent without one would go on with one
 	a := &forwardAttempt{p: p, req: req, resp: resp,
 		idempotent: idempotentFast(&req.Header), head: req.Header.IsHead()}
 	if err := p.run(context.Background(), a); err != nil {
