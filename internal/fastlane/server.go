@@ -238,7 +238,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 // request served in the lane has a known length up to MaxBody, and its
 // handlers take the body whole. When the body cannot be read whole it
 // answers 400 (408 at the read timeout), closing the connection, and
-// returns false. Without it, Request.Body read a streamed body and logged a
+// returns false; like the lane's other refusals (refuse), that answer is
+// not the handler's, so its metrics and access log do not see it. Without it, Request.Body read a streamed body and logged a
 // warning on every request, and a body cut short was handed on as if it
 // were whole: as the read error's text, or as the part that came before the
 // client closed its side (fasthttp's stream ends at EOF then).
@@ -250,7 +251,7 @@ func ReadBody(ctx *fasthttp.RequestCtx) bool {
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
 	err := req.BodyWriteTo(buf)
-	if err == nil && len(buf.B) != req.Header.ContentLength() {
+	if n := req.Header.ContentLength(); err == nil && n >= 0 && len(buf.B) != n {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {

@@ -71,14 +71,15 @@ func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
 			}
 		}
 	}
-	if !fastlane.ReadBody(ctx) { // answered
-		return true
-	}
 	start := time.Now()
 	method := string(h.Method())
 	g.metrics.Begin()
 	status := http.StatusInternalServerError // if serveNative panics
 	defer func() { g.metrics.End(e.Prefix, method, status, start) }()
+	if !fastlane.ReadBody(ctx) { // answered: 400, or 408 at the read timeout
+		status = ctx.Response.StatusCode()
+		return true
+	}
 	status = g.serveNative(ctx, t, e, p)
 	if status >= 500 { // the access log's line for server errors, logged at error
 		g.accessLog.LogAttrs(context.Background(), slog.LevelError, "http request", slog.String("method", method),

@@ -32,10 +32,6 @@ const (
 	pgReaderConns = 8
 )
 
-// pgSessionDefaults are run-time parameters every session starts with
-// unless the URL sets them (see openPostgres).
-var pgSessionDefaults = map[string]string{"jit": "off", "random_page_cost": "1.1"}
-
 // openPostgres opens a pool on the pgx driver. With opts.Schema every
 // connection starts with search_path set to that schema alone, so that
 // unqualified names cannot reach another service's tables in public.
@@ -57,27 +53,33 @@ func openPostgres(url string, opts Options, params map[string]string) (*sql.DB, 
 	// to JIT-compile: ~1.5 s of compiling for a query over 60 rows. Our
 	// queries are short OLTP ones; JIT never pays for itself here. A URL
 	// parameter (?jit=on) still wins.
-	//
-	// random_page_cost: the server's default (4) prices a random read as a
-	// spinning disk's. Under it a statement prepared while its table was
-	// small (the first minutes of a deployment) got a sequential scan as
-	// its cached generic plan, and kept it while the table grew, until
-	// autovacuum's next ANALYZE: each batch of token refreshes scanned all
-	// of auth_refresh_tokens, so a 10 s refresh benchmark ran at half the
-	// rate of a 5 s one. 1.1 is the usual value for SSDs and for data in
-	// memory. A URL parameter wins here too.
-	for name, value := range pgSessionDefaults {
-		if _, set := cfg.RuntimeParams[name]; !set {
-			cfg.RuntimeParams[name] = value
-		}
+	if _, set := cfg.RuntimeParams["jit"]; !set {
+		cfg.RuntimeParams["jit"] = "off"
 	}
 	maps.Copy(cfg.RuntimeParams, params)
-	db := otelsql.OpenDB(stdlib.GetConnector(*cfg), otelOptions(Postgres, opts)...)
+	db := otelsql.OpenDB(stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(ssdCosts)), otelOptions(Postgres, opts)...)
 	db.SetMaxOpenConns(pgMaxOpenConns)
 	db.SetMaxIdleConns(pgMaxIdleConns)
 	db.SetConnMaxLifetime(pgConnMaxLifetime)
 	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
 	return db, nil
+}
+
+// ssdCosts sets random_page_cost to 1.1 for conn's session when nothing
+// (postgresql.conf, ALTER DATABASE or ROLE, the URL) has set it. The
+// server's default, 4, prices a random read as a spinning disk's. Under it
+// a statement prepared while its table was small (the first minutes of a
+// deployment) got a sequential scan as its cached generic plan, and kept
+// it while the table grew, until autovacuum's next ANALYZE: each batch of
+// token refreshes scanned all of auth_refresh_tokens, so a 10 s refresh
+// benchmark ran at half the rate of a 5 s one. 1.1 is the usual value for
+// SSDs and for data in memory. A query, not a startup parameter: that
+// would override what an operator set, and poolers such as PgBouncer
+// refuse startup parameters they do not know.
+func ssdCosts(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `SELECT set_config(name, '1.1', false) FROM pg_settings
+		WHERE name = 'random_page_cost' AND source = 'default'`)
+	return err
 }
 
 func checkSchema(schema string) error {
