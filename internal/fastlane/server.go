@@ -43,6 +43,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/rawsock"
 )
 
 // Server is a kernel service serving Handler on Addr, plain HTTP/1.1.
@@ -131,7 +132,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	})
 	serving.Go(func() {
-		if err := s.fast.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := s.fast.Serve(rawListener{ln}); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.failed <- err
 		}
 	})
@@ -260,6 +261,18 @@ func ReadBody(ctx *fasthttp.RequestCtx) bool {
 	}
 	req.SetBody(buf.B)
 	return true
+}
+
+// rawListener hands fasthttp connections that read and write with raw
+// system calls (internal/rawsock).
+type rawListener struct{ net.Listener }
+
+func (l rawListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return rawsock.Wrap(c), nil
 }
 
 func (s *Server) handOver(ctx *fasthttp.RequestCtx) {

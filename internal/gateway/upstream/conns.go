@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/bamhq/bam/internal/rawsock"
 )
 
 // Forward's connections: each replica keeps the HTTP/1.1 connections it is
@@ -49,8 +51,8 @@ type conn struct {
 func newConn(nc net.Conn) *conn {
 	c := &conn{Conn: nc, br: bufio.NewReaderSize(nc, connReadBuffer)}
 	c.bw = bufio.NewWriterSize(c, connWriteBuffer)
-	if tc, ok := nc.(*net.TCPConn); ok {
-		if raw, err := tc.SyscallConn(); err == nil {
+	if sc, ok := nc.(syscall.Conn); ok { // plain TCP, not TLS
+		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw, c.await = raw, c.flushThenWait
 		}
 	}
@@ -222,6 +224,7 @@ func (p *Pool) dial(t *target) (*conn, error) {
 	if err != nil {
 		return nil, &dialError{err}
 	}
+	nc = rawsock.Wrap(nc)
 	if t.scheme == "https" {
 		cfg := &tls.Config{}
 		if tr.TLSClientConfig != nil {

@@ -17,6 +17,9 @@ func quiet(c net.Conn) bool {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn() // a TLS record waiting (close_notify) counts as bytes
 	}
+	if q, ok := c.(interface{ Quiet() bool }); ok { // rawsock's: without the runtime's system call bookkeeping
+		return q.Quiet()
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return true

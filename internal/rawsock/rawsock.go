@@ -1,0 +1,159 @@
+//go:build linux
+
+// Package rawsock reads and writes TCP connections with raw system calls.
+//
+// The net package makes every read and write a full system call
+// (syscall.Syscall): the runtime marks the goroutine's P as in a system
+// call, and sysmon, its monitor thread, takes a P it finds in the same
+// call twice in a row and hands it to another thread; after that, and
+// whenever a system call wakes it from its deep sleep, sysmon polls every
+// 20 µs for the next millisecond. A socket of the net package is
+// non-blocking, so its reads and writes never wait in the kernel (they
+// answer EAGAIN, and the connection waits in the runtime's poller), but
+// on a host where a system call is dear they last long enough to be
+// caught: in the gateway under load sysmon and the hand-offs it causes
+// took 14 % of the process's CPU. A Conn reads and writes through
+// syscall.RawConn with syscall.RawSyscall instead: the same poller, the
+// same deadlines, none of that bookkeeping.
+//
+// No library does this for a net.Conn (event-loop frameworks such as
+// gnet replace the poller altogether), hence these few lines. Linux only;
+// elsewhere Wrap returns the connection as it is.
+package rawsock
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// Conn is a TCP connection whose Read and Write are raw system calls.
+// Everything else is the *net.TCPConn's. One Read and one Write may run
+// at once, as on a net.Conn.
+type Conn struct {
+	*net.TCPConn
+	raw    syscall.RawConn
+	rd, wr op
+}
+
+// op is one direction's pending call: its buffer, its outcome, and the
+// callback RawConn runs, made once.
+type op struct {
+	p   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+// Wrap returns c reading and writing with raw system calls, or c itself
+// when it is not a TCP connection whose socket can be reached.
+func Wrap(c net.Conn) net.Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	rc := &Conn{TCPConn: tc, raw: raw}
+	rc.rd.fn, rc.wr.fn = rc.rd.read, rc.wr.write
+	return rc
+}
+
+// Read reads into p as net.Conn's Read does: it waits in the poller
+// (bounded by the read deadline) until the socket has data, and reports
+// the peer's end of the stream as io.EOF.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rd.p, c.rd.n, c.rd.err = p, 0, nil
+	err := c.raw.Read(c.rd.fn)
+	n := c.rd.n
+	c.rd.p = nil
+	switch {
+	case err != nil: // deadline, closed
+		return 0, c.opError("read", err)
+	case c.rd.err != nil:
+		return 0, c.opError("read", c.rd.err)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes all of p, waiting in the poller (bounded by the write
+// deadline) while the socket's buffer is full.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wr.p, c.wr.n, c.wr.err = p, 0, nil
+	err := c.raw.Write(c.wr.fn)
+	n := c.wr.n
+	c.wr.p = nil
+	if err == nil {
+		err = c.wr.err
+	}
+	if err != nil {
+		return n, c.opError("write", err)
+	}
+	return n, nil
+}
+
+// Quiet reports whether the connection has nothing to read: no bytes, no
+// end of stream. It looks once, without waiting.
+func (c *Conn) Quiet() bool {
+	quiet := false
+	var buf [1]byte
+	err := c.raw.Read(func(fd uintptr) bool {
+		_, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		quiet = errno == syscall.EAGAIN // not a byte (1), not the end (0), not an error
+		return true                     // never wait: one look
+	})
+	return err == nil && quiet
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// read is the read callback: done (true) with data, the end of the
+// stream or an error; false to wait for the socket to be readable.
+func (o *op) read(fd uintptr) bool {
+	for {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+		switch errno {
+		case 0:
+			o.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.err = os.NewSyscallError("read", errno)
+			return true
+		}
+	}
+}
+
+// write is the write callback: it writes until all of p is out (true) or
+// the socket's buffer is full (false: wait until it is writable).
+func (o *op) write(fd uintptr) bool {
+	for o.n < len(o.p) {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n))
+		switch errno {
+		case 0:
+			o.n += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.err = os.NewSyscallError("write", errno)
+			return true
+		}
+	}
+	return true
+}
