@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !386
 
 // Package rawsock reads and writes TCP connections with raw system calls.
 //
@@ -17,16 +17,19 @@
 // same deadlines, none of that bookkeeping.
 //
 // No library does this for a net.Conn (event-loop frameworks such as
-// gnet replace the poller altogether), hence these few lines. Linux only;
-// elsewhere Wrap returns the connection as it is.
+// gnet replace the poller altogether), hence these few lines. Linux only
+// (but 386, whose socket calls go through socketcall); elsewhere Wrap
+// returns the connection as it is. Under the race detector the calls are
+// syscall's own, whose annotations order what goes through a socket.
 package rawsock
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // Conn is a TCP connection whose Read and Write are raw system calls.
@@ -34,8 +37,9 @@ import (
 // at once, as on a net.Conn.
 type Conn struct {
 	*net.TCPConn
-	raw    syscall.RawConn
-	rd, wr op
+	raw      syscall.RawConn
+	rmu, wmu sync.Mutex // one Read, one Write at a time: each holds its op
+	rd, wr   op
 }
 
 // op is one direction's pending call: its buffer, its outcome, and the
@@ -70,6 +74,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.rd.p, c.rd.n, c.rd.err = p, 0, nil
 	err := c.raw.Read(c.rd.fn)
 	n := c.rd.n
@@ -88,6 +94,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write writes all of p, waiting in the poller (bounded by the write
 // deadline) while the socket's buffer is full.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.wr.p, c.wr.n, c.wr.err = p, 0, nil
 	err := c.raw.Write(c.wr.fn)
 	n := c.wr.n
@@ -105,17 +113,25 @@ func (c *Conn) Write(p []byte) (int, error) {
 // end of stream. It looks once, without waiting.
 func (c *Conn) Quiet() bool {
 	quiet := false
-	var buf [1]byte
 	err := c.raw.Read(func(fd uintptr) bool {
-		_, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		quiet = errno == syscall.EAGAIN // not a byte (1), not the end (0), not an error
-		return true                     // never wait: one look
+		quiet = peek(fd) == syscall.EAGAIN // not a byte, not the end, not an error
+		return true                        // never wait: one look
 	})
 	return err == nil && quiet
 }
 
+// File is refused: the descriptor's Fd would put the shared socket in
+// blocking mode, where a raw read would hold its thread and P.
+func (c *Conn) File() (*os.File, error) {
+	return nil, c.opError("file", errors.New("rawsock: no File for a connection read with raw system calls"))
+}
+
+// opError is err as net reports it; RawConn's own errors (deadline,
+// closed) are that already.
 func (c *Conn) opError(op string, err error) error {
+	if _, ok := err.(*net.OpError); ok {
+		return err
+	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
@@ -123,10 +139,10 @@ func (c *Conn) opError(op string, err error) error {
 // stream or an error; false to wait for the socket to be readable.
 func (o *op) read(fd uintptr) bool {
 	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+		n, errno := read(fd, o.p)
 		switch errno {
 		case 0:
-			o.n = int(n)
+			o.n = n
 			return true
 		case syscall.EINTR:
 			continue
@@ -143,10 +159,14 @@ func (o *op) read(fd uintptr) bool {
 // the socket's buffer is full (false: wait until it is writable).
 func (o *op) write(fd uintptr) bool {
 	for o.n < len(o.p) {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n))
+		n, errno := write(fd, o.p[o.n:])
 		switch errno {
 		case 0:
-			o.n += int(n)
+			if n == 0 {
+				o.err = io.ErrUnexpectedEOF
+				return true
+			}
+			o.n += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false

@@ -51,7 +51,8 @@ type conn struct {
 func newConn(nc net.Conn) *conn {
 	c := &conn{Conn: nc, br: bufio.NewReaderSize(nc, connReadBuffer)}
 	c.bw = bufio.NewWriterSize(c, connWriteBuffer)
-	if sc, ok := nc.(syscall.Conn); ok { // plain TCP, not TLS
+	_, tcp := nc.LocalAddr().(*net.TCPAddr)
+	if sc, ok := nc.(syscall.Conn); ok && tcp { // plain TCP (rawsock's or net's), not TLS
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw, c.await = raw, c.flushThenWait
 		}
@@ -158,7 +159,7 @@ func (p *Pool) conn(t *target, fresh time.Duration, safe bool) (*conn, error) {
 		ic.conns = ic.conns[:n-1]
 		if now.Sub(c.idle) < fresh {
 			ic.mu.Unlock()
-			if (!safe || now.Sub(c.idle) >= peekAfter) && !quiet(c.Conn) { // closed by the replica, or stray bytes
+			if (!safe || now.Sub(c.idle) >= peekAfter) && !c.quiet() { // closed by the replica, or stray bytes
 				c.Close()
 				ic.mu.Lock()
 				continue
@@ -174,6 +175,18 @@ func (p *Pool) conn(t *target, fresh time.Duration, safe bool) (*conn, error) {
 	}
 	ic.mu.Unlock()
 	return p.dial(t)
+}
+
+// quiet is quiet(c) once its last request's deadline, which may have
+// passed while it was idle, is off it: the peek would fail on it.
+func (c *conn) quiet() bool {
+	if c.deadline {
+		if c.SetDeadline(time.Time{}) != nil {
+			return false
+		}
+		c.deadline = false
+	}
+	return quiet(c.Conn)
 }
 
 // keep gives c back to t's idle connections, unless the replica sent

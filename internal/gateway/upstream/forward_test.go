@@ -275,3 +275,22 @@ func TestForwardDropsDirtyConnections(t *testing.T) {
 		t.Errorf("%d failures counted against a healthy replica", f)
 	}
 }
+
+// TestForwardReusesAfterTheTimeout: a connection idle for longer than the
+// pool's timeout is still reused; the deadline its last request left on
+// it does not count against it.
+func TestForwardReusesAfterTheTimeout(t *testing.T) {
+	r, conns := countingReplica(t, ok)
+	p := newPool(t, upstream.Options{Targets: []string{r.url}, HealthInterval: -1, Timeout: 50 * time.Millisecond})
+	for i, method := range []string{"GET", "POST"} {
+		if i > 0 {
+			time.Sleep(120 * time.Millisecond) // past the first request's deadline
+		}
+		if status, _, err := forward(t, p, method, "/x", ""); err != nil || status != 200 {
+			t.Fatalf("%s: %d %v", method, status, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}
