@@ -37,14 +37,14 @@ import (
 // at once, as on a net.Conn.
 type Conn struct {
 	*net.TCPConn
-	raw      syscall.RawConn
-	rmu, wmu sync.Mutex // one Read, one Write at a time: each holds its op
-	rd, wr   op
+	raw    syscall.RawConn
+	rd, wr op
 }
 
 // op is one direction's pending call: its buffer, its outcome, and the
-// callback RawConn runs, made once.
+// callback RawConn runs, made once. mu keeps it to one call at a time.
 type op struct {
+	mu  sync.Mutex
 	p   []byte
 	n   int
 	err error
@@ -74,17 +74,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	c.rd.p, c.rd.n, c.rd.err = p, 0, nil
-	err := c.raw.Read(c.rd.fn)
-	n := c.rd.n
-	c.rd.p = nil
+	n, err := c.rd.do(c.raw.Read, p)
 	switch {
-	case err != nil: // deadline, closed
+	case err != nil: // deadline, closed, or the system call's
 		return 0, c.opError("read", err)
-	case c.rd.err != nil:
-		return 0, c.opError("read", c.rd.err)
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -94,19 +87,25 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write writes all of p, waiting in the poller (bounded by the write
 // deadline) while the socket's buffer is full.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.wr.p, c.wr.n, c.wr.err = p, 0, nil
-	err := c.raw.Write(c.wr.fn)
-	n := c.wr.n
-	c.wr.p = nil
-	if err == nil {
-		err = c.wr.err
-	}
+	n, err := c.wr.do(c.raw.Write, p)
 	if err != nil {
 		return n, c.opError("write", err)
 	}
 	return n, nil
+}
+
+// do runs o's callback on p through call (the RawConn's Read or Write),
+// one call at a time, and returns what it did.
+func (o *op) do(call func(func(fd uintptr) bool) error, p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.p, o.n, o.err = p, 0, nil
+	err := call(o.fn)
+	o.p = nil
+	if err == nil {
+		err = o.err
+	}
+	return o.n, err
 }
 
 // Quiet reports whether the connection has nothing to read: no bytes, no
