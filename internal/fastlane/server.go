@@ -240,10 +240,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 // handlers take the body whole. When the body cannot be read whole it
 // answers 400 (408 at the read timeout), closing the connection, and
 // returns false; like the lane's other refusals (refuse), that answer is
-// not the handler's, so its metrics and access log do not see it. Without it, Request.Body read a streamed body and logged a
-// warning on every request, and a body cut short was handed on as if it
-// were whole: as the read error's text, or as the part that came before the
-// client closed its side (fasthttp's stream ends at EOF then).
+// not the handler's, so its metrics and access log do not see it.
+//
+// Without it, Request.Body read a streamed body and logged a warning on
+// every request, and a body cut short was handed on as if it were whole:
+// as the read error's text, or as the part that came before the client
+// closed its side (fasthttp's stream ends at EOF then).
 func ReadBody(ctx *fasthttp.RequestCtx) bool {
 	req := &ctx.Request
 	if !req.IsBodyStream() {
