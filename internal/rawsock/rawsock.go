@@ -125,11 +125,15 @@ func (c *Conn) File() (*os.File, error) {
 	return nil, c.opError("file", errors.New("rawsock: no File for a connection read with raw system calls"))
 }
 
-// opError is err as net reports it; RawConn's own errors (deadline,
-// closed) are that already.
+// opError is err as net reports it. RawConn reports its own (deadline,
+// closed) as a *net.OpError of op "raw-read" or "raw-write"; they get op
+// instead, as net.Conn's Read and Write give them: net/http, for one,
+// takes a failed "read" on a closed connection as routine.
 func (c *Conn) opError(op string, err error) error {
-	if _, ok := err.(*net.OpError); ok {
-		return err
+	if oe, ok := err.(*net.OpError); ok {
+		plain := *oe
+		plain.Op = op
+		return &plain
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

@@ -102,6 +102,9 @@ func TestDeadlines(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("read past the deadline: %v, want a timeout", err)
 	}
+	if oe, ok := err.(*net.OpError); !ok || oe.Op != "read" {
+		t.Errorf("read past the deadline: %#v, want a *net.OpError of op read, as net.Conn's", err)
+	}
 	big := make([]byte, 64<<20) // more than the socket takes
 	_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 	n, err := c.Write(big)
