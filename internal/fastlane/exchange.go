@@ -26,7 +26,7 @@ var exchanges = sync.Pool{New: func() any {
 
 // acquireExchange builds the net/http view of ctx's request: what net/http's
 // server would have parsed, from the bytes fasthttp already read.
-func acquireExchange(ctx *fasthttp.RequestCtx) *exchange {
+func acquireExchange(ctx *fasthttp.RequestCtx, head *Head) *exchange {
 	x := exchanges.Get().(*exchange)
 	h := &ctx.Request.Header
 	r := &x.req
@@ -49,7 +49,7 @@ func acquireExchange(ctx *fasthttp.RequestCtx) *exchange {
 	}
 	r.URL = u
 	r.Header = make(http.Header, 8)
-	for k, v := range h.AllInOrder() { // as sent: All would re-encode cookies
+	for k, v := range head.All() { // as sent: fasthttp's All would re-encode cookies
 		key := headerKey(k)
 		if key == "Host" {
 			continue // net/http keeps it in r.Host only

@@ -54,10 +54,11 @@ type Server struct {
 	// Fast says whether a request that qualifies otherwise may be served
 	// in the lane; nil: every one.
 	Fast func(*fasthttp.RequestCtx) bool
-	// Native, when set, is offered each request of the lane first: it
-	// serves it without net/http's types and returns true, or does nothing
-	// and returns false (Handler serves it then).
-	Native func(*fasthttp.RequestCtx) bool
+	// Native, when set, is offered each request of the lane first, with
+	// its header fields as sent: it serves it without net/http's types and
+	// returns true, or does nothing and returns false (Handler serves it
+	// then).
+	Native func(*fasthttp.RequestCtx, *Head) bool
 	// MaxBody is the largest request body served in the lane, held in
 	// memory (1 MiB); larger ones go to net/http, streamed.
 	MaxBody int
@@ -200,7 +201,9 @@ func (s *Server) Served() (native, view, handed uint64) {
 // serve is fasthttp's handler: Native, the lane's net/http view, or the
 // hand-over.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
-	if !s.qualifies(ctx) {
+	head := ReadHead(&ctx.Request.Header)
+	defer head.Release()
+	if !s.qualifies(ctx, head) {
 		s.handOver(ctx)
 		return
 	}
@@ -222,7 +225,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			ctx.SetConnectionClose()
 		}
 	}()
-	if s.Native != nil && s.Native(ctx) {
+	if s.Native != nil && s.Native(ctx, head) {
 		s.lanes[0].Add(1)
 		return
 	}
@@ -231,7 +234,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.lanes[1].Add(1)
-	Serve(ctx, s.Handler)
+	serveView(ctx, s.Handler, head)
 }
 
 // ReadBody reads the rest of ctx's request body, which fasthttp streams
@@ -286,10 +289,17 @@ func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
 // pooled *http.Request and the buffered Writer — and returns the status
 // sent. A Native handler answers its rare responses (errors) with it.
 func Serve(ctx *fasthttp.RequestCtx, h http.Handler) int {
+	head := ReadHead(&ctx.Request.Header)
+	defer head.Release()
+	return serveView(ctx, h, head)
+}
+
+// serveView is Serve with the request's fields read already.
+func serveView(ctx *fasthttp.RequestCtx, h http.Handler, head *Head) int {
 	if !ReadBody(ctx) {
 		return ctx.Response.StatusCode()
 	}
-	x := acquireExchange(ctx)
+	x := acquireExchange(ctx, head)
 	defer releaseExchange(x)
 	h.ServeHTTP(&x.w, &x.req)
 	return x.w.commit()
@@ -300,7 +310,7 @@ func Serve(ctx *fasthttp.RequestCtx, h http.Handler) int {
 // Host), no upgrade, no Transfer-Encoding, a body (if any) of known length
 // up to MaxBody, and header names net/http accepts (fasthttp is more
 // lenient, and an upstream must not see what net/http would refuse).
-func (s *Server) qualifies(ctx *fasthttp.RequestCtx) bool {
+func (s *Server) qualifies(ctx *fasthttp.RequestCtx, head *Head) bool {
 	h := &ctx.Request.Header
 	if uri := h.RequestURI(); len(uri) == 0 || uri[0] != '/' {
 		return false
@@ -311,7 +321,7 @@ func (s *Server) qualifies(ctx *fasthttp.RequestCtx) bool {
 	if h.Peek("Upgrade") != nil || h.IsConnect() {
 		return false
 	}
-	for k := range h.AllInOrder() { // as sent: fasthttp drops a Transfer-Encoding it ignores
+	for k := range head.All() { // as sent: fasthttp drops a Transfer-Encoding it ignores
 		name := unsafe.String(unsafe.SliceData(k), len(k))
 		if !httpguts.ValidHeaderFieldName(name) || name == "Transfer-Encoding" {
 			return false

@@ -68,12 +68,15 @@ func start(t *testing.T, options ...func(*fastlane.Server)) *fastlane.Server {
 		Fast: func(ctx *fasthttp.RequestCtx) bool {
 			return strings.HasPrefix(string(ctx.Path()), "/fast/") || string(ctx.Path()) == "/panic"
 		},
-		Native: func(ctx *fasthttp.RequestCtx) bool {
+		Native: func(ctx *fasthttp.RequestCtx, head *fastlane.Head) bool {
 			if string(ctx.Path()) != "/native" {
 				return false
 			}
 			ctx.SetStatusCode(http.StatusTeapot)
 			ctx.SetBodyString("native")
+			for k, v := range head.All() { // the fields as sent, a line each
+				ctx.Response.AppendBodyString("\n" + string(k) + ": " + string(v))
+			}
 			return true
 		},
 	}
@@ -157,6 +160,31 @@ func TestLanes(t *testing.T) {
 	native, view, handed := s.Served()
 	if native != 1 || view != 3 || handed != 4 {
 		t.Errorf("served native %d, view %d, handed %d; want 1, 3, 4", native, view, handed)
+	}
+}
+
+// TestNativeGetsTheFieldsAsSent: a Native handler reads the request's
+// fields in the order sent, repeated names and cookies as they came, names
+// normalized; a folded value joined.
+func TestNativeGetsTheFieldsAsSent(t *testing.T) {
+	s := start(t)
+	c, err := net.Dial("tcp", s.BoundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "GET /native HTTP/1.1\r\nHost: h\r\nx-one: 1\r\nCookie: a=1;b=2; c\r\n"+
+		"authorization: Bearer "+strings.Repeat("t", 700)+"\r\nX-ONE: 2\r\ncookie: d=4\r\n"+
+		"X-Folded: first\r\n second\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	want := "native\nHost: h\nX-One: 1\nCookie: a=1;b=2; c\nAuthorization: Bearer " + strings.Repeat("t", 700) +
+		"\nX-One: 2\nCookie: d=4\nX-Folded: first second\nConnection: close"
+	if resp.StatusCode != http.StatusTeapot || string(body) != want {
+		t.Errorf("%d\n%s\nwant\n%s", resp.StatusCode, body, want)
 	}
 }
 

@@ -44,7 +44,7 @@ import (
 // lane's net/http view. TestFastLaneMatchesNetHTTP holds the two paths to
 // the same answers. The trace context travels in the request's own
 // headers: no span is started.
-func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
+func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx, head *fastlane.Head) bool {
 	if telemetry.Exporting() || g.accessLog.Enabled(context.Background(), slog.LevelInfo) {
 		return false
 	}
@@ -80,7 +80,7 @@ func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
 		status = ctx.Response.StatusCode()
 		return true
 	}
-	status = g.serveNative(ctx, t, e, p)
+	status = g.serveNative(ctx, head, t, e, p)
 	if status >= 500 { // the access log's line for server errors, logged at error
 		g.accessLog.LogAttrs(context.Background(), slog.LevelError, "http request", slog.String("method", method),
 			slog.String("route", e.Prefix), slog.String("path", string(ctx.URI().PathOriginal())),
@@ -90,7 +90,7 @@ func (g *Gateway) ServeNative(ctx *fasthttp.RequestCtx) bool {
 }
 
 // serveNative answers a request ServeNative took and returns its status.
-func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *authn.Principal) int {
+func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, head *fastlane.Head, t *table, e *entry, p *authn.Principal) int {
 	h := &ctx.Request.Header
 	edge := edgeHeaders.Get().(*headerMap)
 	defer edge.release()
@@ -117,7 +117,7 @@ func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *a
 	}
 	out := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(out)
-	e.proxy.outgoingNative(out, ctx, id, &c)
+	e.proxy.outgoingNative(out, ctx, head, id, &c)
 	resp := fasthttp.AcquireResponse()
 	answer, err := e.proxy.pool.Forward(out, resp)
 	if err != nil {
@@ -147,8 +147,9 @@ func (g *Gateway) serveNative(ctx *fasthttp.RequestCtx, t *table, e *entry, p *a
 
 // outgoingNative builds the upstream's request from the lane's, as
 // outgoing does from an *http.Request: the same headers but hop-by-hop and
-// forwarding ones, the request id id, X-Forwarded-* from c.
-func (f *fastProxy) outgoingNative(out *fasthttp.Request, ctx *fasthttp.RequestCtx, id string, c *caller) {
+// forwarding ones, the request id id, X-Forwarded-* from c. head is the
+// request's fields as sent.
+func (f *fastProxy) outgoingNative(out *fasthttp.Request, ctx *fasthttp.RequestCtx, head *fastlane.Head, id string, c *caller) {
 	in := &ctx.Request.Header
 	out.Header.DisableNormalizing()
 	out.Header.SetMethodBytes(in.Method())
@@ -168,7 +169,7 @@ func (f *fastProxy) outgoingNative(out *fasthttp.Request, ctx *fasthttp.RequestC
 	if conn := in.PeekAll("Connection"); len(conn) > 0 {
 		drop = tokens(string(bytes.Join(conn, []byte(","))))
 	}
-	for k, v := range in.AllInOrder() {
+	for k, v := range head.All() {
 		key := unsafeString(k) // compared, never kept
 		if key == "Host" || hopByHop(key) || forwarded(key) || key == "Content-Length" ||
 			key == httpx.HeaderRequestID || drop[key] {

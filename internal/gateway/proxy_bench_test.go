@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/bamhq/bam/internal/fastlane"
 	"github.com/bamhq/bam/internal/gateway"
 	"github.com/bamhq/bam/internal/gateway/upstream"
 	"github.com/bamhq/bam/internal/httpx"
@@ -156,7 +157,10 @@ func BenchmarkNative(b *testing.B) {
 				ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
 				for pb.Next() {
 					ctx.Response.Reset()
-					if !g.ServeNative(&ctx) || ctx.Response.StatusCode() != http.StatusOK {
+					head := fastlane.ReadHead(&ctx.Request.Header) // as the lane does
+					served := g.ServeNative(&ctx, head)
+					head.Release()
+					if !served || ctx.Response.StatusCode() != http.StatusOK {
 						b.Errorf("not served natively: %d", ctx.Response.StatusCode())
 						return
 					}
