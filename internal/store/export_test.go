@@ -18,3 +18,6 @@ func SetStmtCacheMax(db *DB, n int) {
 
 // CommitOutcomeKnown is commitOutcomeKnown.
 var CommitOutcomeKnown = commitOutcomeKnown
+
+// PostgresConfig is postgresConfig.
+var PostgresConfig = postgresConfig

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/bamhq/bam/internal/rawsock"
 )
 
 // PostgreSQL pool limits: enough for a service's concurrency without one
@@ -37,6 +40,20 @@ const (
 // unqualified names cannot reach another service's tables in public.
 // params are more run-time parameters every session starts with.
 func openPostgres(url string, opts Options, params map[string]string) (*sql.DB, error) {
+	cfg, err := postgresConfig(url, opts, params)
+	if err != nil {
+		return nil, err
+	}
+	db := otelsql.OpenDB(stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(ssdCosts)), otelOptions(Postgres, opts)...)
+	db.SetMaxOpenConns(pgMaxOpenConns)
+	db.SetMaxIdleConns(pgMaxIdleConns)
+	db.SetConnMaxLifetime(pgConnMaxLifetime)
+	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+	return db, nil
+}
+
+// postgresConfig is the pgx configuration of openPostgres's connections.
+func postgresConfig(url string, opts Options, params map[string]string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors redact the password.
@@ -57,12 +74,23 @@ func openPostgres(url string, opts Options, params map[string]string) (*sql.DB, 
 		cfg.RuntimeParams["jit"] = "off"
 	}
 	maps.Copy(cfg.RuntimeParams, params)
-	db := otelsql.OpenDB(stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(ssdCosts)), otelOptions(Postgres, opts)...)
-	db.SetMaxOpenConns(pgMaxOpenConns)
-	db.SetMaxIdleConns(pgMaxIdleConns)
-	db.SetConnMaxLifetime(pgConnMaxLifetime)
-	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
-	return db, nil
+	cfg.DialFunc = rawDial(cfg.DialFunc)
+	return cfg, nil
+}
+
+// rawDial wraps dial so that the connections it makes read and write
+// with raw system calls (internal/rawsock): a statement is a write and a
+// read or two, and the net package's system call bookkeeping costs about
+// as much again on a host where a call is dear. TLS, when asked for, runs
+// over the wrapped connection; a Unix socket is left as it is.
+func rawDial(dial pgconn.DialFunc) pgconn.DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return rawsock.Wrap(c), nil
+	}
 }
 
 // ssdCosts sets random_page_cost to 1.1 for conn's session when nothing

@@ -2,12 +2,15 @@ package store_test
 
 import (
 	"context"
+	"crypto/tls"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bamhq/bam/internal/store"
@@ -257,6 +260,39 @@ func TestPostgresConcurrentMigrate(t *testing.T) {
 	var n int
 	if err := dbs[0].SQL().QueryRowContext(t.Context(), "SELECT count(*) FROM goose_things WHERE version_id > 0").Scan(&n); err != nil || n != 2 {
 		t.Errorf("goose_things: %d versions recorded, err %v; want 2", n, err)
+	}
+}
+
+// TestPostgresRawSockets: the pool's TCP connections to PostgreSQL read
+// and write with raw system calls (internal/rawsock) on Linux, and carry
+// a statement and an answer many socket buffers long whole.
+func TestPostgresRawSockets(t *testing.T) {
+	t.Parallel()
+	cfg, err := store.PostgresConfig(testenv.PostgresURL(t), store.Options{Name: "raw"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	nc := conn.PgConn().Conn()
+	if tc, ok := nc.(*tls.Conn); ok { // sslmode prefer or require, and a server with TLS on
+		nc = tc.NetConn()
+	}
+	_, raw := nc.(interface{ Quiet() bool }) // rawsock's Conn, not net's
+	if tcp := !strings.HasPrefix(cfg.Host, "/"); tcp && runtime.GOOS == "linux" && runtime.GOARCH != "386" && !raw {
+		t.Errorf("connection is a %T, not rawsock's", nc)
+	}
+	big := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
+	var n int
+	var echo string
+	if err := conn.QueryRow(t.Context(), "SELECT length($1::text), $1::text", big).Scan(&n, &echo); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(big) || echo != big {
+		t.Errorf("length %d, echo of %d bytes equal: %v; want %d", n, len(echo), echo == big, len(big))
 	}
 }
 
