@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/bamhq/bam/internal/errs"
+	"github.com/bamhq/bam/internal/rawsock"
 )
 
 // DefaultPrefix starts every Redis key the limiter writes.
@@ -102,6 +103,10 @@ func NewClient(rawURL string) (*redis.Client, error) {
 	opt.WriteTimeout = 500 * time.Millisecond
 	opt.PoolTimeout = time.Second
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// A limit is a round trip per request: without the runtime's system
+	// call bookkeeping (internal/rawsock). Over TLS the dialer's conn is
+	// TLS's, left as it is.
+	opt.Dialer = rawsock.WrapDial(redis.NewDialer(opt))
 	return redis.NewClient(opt), nil
 }
 

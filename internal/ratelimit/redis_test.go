@@ -3,6 +3,8 @@ package ratelimit_test
 import (
 	"context"
 	"crypto/rand"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +43,26 @@ func newClient(t testing.TB, url string) *redis.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// TestRedisRawSockets: the client's TCP connections read and write with
+// raw system calls (internal/rawsock) on Linux.
+func TestRedisRawSockets(t *testing.T) {
+	url := testenv.RedisURL(t)
+	c := newClient(t, url)
+	opt := c.Options()
+	nc, err := opt.Dialer(t.Context(), opt.Network, opt.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_, raw := nc.(interface{ Quiet() bool }) // rawsock's Conn, not net's
+	if opt.Network == "tcp" && opt.TLSConfig == nil && runtime.GOOS == "linux" && runtime.GOARCH != "386" && !raw {
+		t.Errorf("connection is a %T, not rawsock's", nc)
+	}
+	if err := c.Set(t.Context(), "bam:rl:test:raw:"+rand.Text(), strings.Repeat("v", 1<<20), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRedisDecisions(t *testing.T) {

@@ -4,6 +4,7 @@ package rawsock_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -233,4 +234,28 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestWrapDial: a dial hook wrapped hands out wrapped connections, and
+// its errors as they are.
+func TestWrapDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var d net.Dialer
+	c, err := rawsock.WrapDial(d.DialContext)(t.Context(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*rawsock.Conn); !ok {
+		t.Errorf("dialled a %T", c)
+	}
+	refused := errors.New("refused")
+	if _, err := rawsock.WrapDial(func(context.Context, string, string) (net.Conn, error) { return nil, refused })(
+		t.Context(), "tcp", "x"); err != refused {
+		t.Errorf("error %v, want the dial's", err)
+	}
 }

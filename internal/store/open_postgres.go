@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -74,23 +73,11 @@ func postgresConfig(url string, opts Options, params map[string]string) (*pgx.Co
 		cfg.RuntimeParams["jit"] = "off"
 	}
 	maps.Copy(cfg.RuntimeParams, params)
-	cfg.DialFunc = rawDial(cfg.DialFunc)
+	// A statement is a write and a read or two: without the runtime's
+	// system-call bookkeeping (internal/rawsock) on a host where a call is
+	// dear. TLS, when asked for, runs over the wrapped connection.
+	cfg.DialFunc = rawsock.WrapDial(cfg.DialFunc)
 	return cfg, nil
-}
-
-// rawDial wraps dial so that the connections it makes read and write
-// with raw system calls (internal/rawsock): a statement is a write and a
-// read or two, and the net package's system call bookkeeping costs about
-// as much again on a host where a call is dear. TLS, when asked for, runs
-// over the wrapped connection; a Unix socket is left as it is.
-func rawDial(dial pgconn.DialFunc) pgconn.DialFunc {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return rawsock.Wrap(c), nil
-	}
 }
 
 // ssdCosts sets random_page_cost to 1.1 for conn's session when nothing
