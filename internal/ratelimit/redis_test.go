@@ -3,7 +3,6 @@ package ratelimit_test
 import (
 	"context"
 	"crypto/rand"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/ratelimit"
+	"github.com/bamhq/bam/internal/rawsock"
 	"github.com/bamhq/bam/internal/testenv"
 )
 
@@ -56,8 +56,7 @@ func TestRedisRawSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	_, raw := nc.(interface{ Quiet() bool }) // rawsock's Conn, not net's
-	if opt.Network == "tcp" && opt.TLSConfig == nil && runtime.GOOS == "linux" && runtime.GOARCH != "386" && !raw {
+	if opt.Network == "tcp" && opt.TLSConfig == nil && rawsock.Supported && !rawsock.Wrapped(nc) {
 		t.Errorf("connection is a %T, not rawsock's", nc)
 	}
 	if err := c.Set(t.Context(), "bam:rl:test:raw:"+rand.Text(), strings.Repeat("v", 1<<20), time.Minute).Err(); err != nil {

@@ -52,6 +52,16 @@ type op struct {
 	fn  func(fd uintptr) bool
 }
 
+// Supported says whether Wrap wraps TCP connections on this platform.
+const Supported = true
+
+// Wrapped reports whether c reads and writes with raw system calls: a
+// connection Wrap made.
+func Wrapped(c net.Conn) bool {
+	_, ok := c.(*Conn)
+	return ok
+}
+
 // Wrap returns c reading and writing with raw system calls, or c itself
 // when it is not a TCP connection whose socket can be reached.
 func Wrap(c net.Conn) net.Conn {

@@ -250,7 +250,7 @@ func TestWrapDial(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, ok := c.(*rawsock.Conn); !ok {
+	if !rawsock.Wrapped(c) {
 		t.Errorf("dialled a %T", c)
 	}
 	refused := errors.New("refused")

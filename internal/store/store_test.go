@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bamhq/bam/internal/rawsock"
 	"github.com/bamhq/bam/internal/store"
 	"github.com/bamhq/bam/internal/store/storetest"
 	"github.com/bamhq/bam/internal/testenv"
@@ -281,8 +281,7 @@ func TestPostgresRawSockets(t *testing.T) {
 	if tc, ok := nc.(*tls.Conn); ok { // sslmode prefer or require, and a server with TLS on
 		nc = tc.NetConn()
 	}
-	_, raw := nc.(interface{ Quiet() bool }) // rawsock's Conn, not net's
-	if tcp := !strings.HasPrefix(cfg.Host, "/"); tcp && runtime.GOOS == "linux" && runtime.GOARCH != "386" && !raw {
+	if tcp := !strings.HasPrefix(cfg.Host, "/"); tcp && rawsock.Supported && !rawsock.Wrapped(nc) {
 		t.Errorf("connection is a %T, not rawsock's", nc)
 	}
 	big := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
