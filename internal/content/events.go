@@ -8,6 +8,7 @@ import (
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/bamhq/bam/internal/content/records"
 	"github.com/bamhq/bam/internal/content/schema"
+	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
 )
 
@@ -59,6 +60,16 @@ const maxEventRecord = 256 << 10
 // emitRecord writes a record event to the outbox in tx: published if and
 // only if tx commits.
 func (s *Service) emitRecord(ctx context.Context, tx *store.Tx, action string, c *schema.Collection, rec records.Record) error {
+	e, err := s.recordEntry(ctx, action, c, rec)
+	if err != nil {
+		return err
+	}
+	return s.Outbox.Add(ctx, tx, e)
+}
+
+// recordEntry encodes the record event of action on rec of c for the
+// outbox, with the trace context of ctx.
+func (s *Service) recordEntry(ctx context.Context, action string, c *schema.Collection, rec records.Record) (outbox.Entry, error) {
 	data := RecordEvent{Collection: c.Name, ID: idOf(rec), Version: versionOf(rec)}
 	if !c.Sensitive {
 		data.Record = rec
@@ -69,9 +80,9 @@ func (s *Service) emitRecord(ctx context.Context, tx *store.Tx, action string, c
 		ev, err = bus.NewEvent(s.opts.Service, s.eventType("record."+action), data.ID, data)
 	}
 	if err != nil {
-		return err
+		return outbox.Entry{}, err
 	}
-	return s.Outbox.Enqueue(ctx, tx, ev)
+	return outbox.Prepare(ctx, ev)
 }
 
 // emitDeletes announces what a delete removed and changed: the record

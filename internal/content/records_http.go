@@ -9,6 +9,7 @@ import (
 	"github.com/bamhq/bam/internal/content/schema"
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
+	"github.com/bamhq/bam/internal/outbox"
 	"github.com/bamhq/bam/internal/store"
 )
 
@@ -121,8 +122,12 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, who calle
 	name := r.PathValue("name")
 	var rec records.Record
 	err := s.withCollection(ctx, name, func(c *schema.Collection) error {
+		d, err := s.draftCreate(ctx, who, c, input) // before the write transaction: see draftCreate
+		if err != nil {
+			return err
+		}
 		return s.writes.do(ctx, func(ctx context.Context, tx *store.Tx) (err error) {
-			rec, err = s.create(ctx, tx, who, c, input)
+			rec, err = s.writeCreate(ctx, tx, d)
 			return err
 		})
 	})
@@ -183,17 +188,53 @@ func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, who calle
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// create inserts a record of c from input for who in tx and announces it.
+// create inserts a record of c from input for who in tx and announces it:
+// draftCreate then writeCreate.
 func (s *Service) create(ctx context.Context, tx *store.Tx, who caller, c *schema.Collection, input map[string]any) (records.Record, error) {
+	d, err := s.draftCreate(ctx, who, c, input)
+	if err != nil {
+		return nil, err
+	}
+	return s.writeCreate(ctx, tx, d)
+}
+
+// createDraft is a create made ready without the database: the record
+// and the event that announces it, encoded. A create load on SQLite is
+// bound by its one writer, so what can be done before the write
+// transaction is done there, on the request's goroutine, in parallel
+// with other requests' transactions.
+type createDraft struct {
+	access *records.Access // the create rule
+	record *records.Draft
+	event  outbox.Entry
+}
+
+// draftCreate checks that who may create in c and drafts the record of
+// input and its record.created event.
+func (s *Service) draftCreate(ctx context.Context, who caller, c *schema.Collection, input map[string]any) (*createDraft, error) {
 	acc, ok := s.access(c, opCreate, who)
 	if !ok {
 		return nil, denied(opCreate)
 	}
-	rec, err := s.Records.Insert(ctx, tx, c, input, who.owner(), acc)
+	d, err := s.Records.Draft(c, input, who.owner())
 	if err != nil {
 		return nil, err
 	}
-	return rec, s.emitRecord(ctx, tx, actionCreated, c, rec)
+	ev, err := s.recordEntry(ctx, actionCreated, c, d.Record())
+	if err != nil {
+		return nil, err
+	}
+	return &createDraft{access: acc, record: d, event: ev}, nil
+}
+
+// writeCreate writes a drafted create in tx: the record, then its event.
+// It may run again in another transaction when tx rolls back.
+func (s *Service) writeCreate(ctx context.Context, tx *store.Tx, d *createDraft) (records.Record, error) {
+	rec, err := s.Records.Write(ctx, tx, d.record, d.access)
+	if err != nil {
+		return nil, err
+	}
+	return rec, s.Outbox.Add(ctx, tx, d.event)
 }
 
 // update changes record id of c for who in tx and announces it. It

@@ -1,8 +1,12 @@
 package content_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bamhq/bam/internal/store"
 )
 
 const openDef = `{"name": "docs", "fields": [{"name": "title", "type": "text", "required": true},
@@ -110,6 +114,62 @@ func TestBatch(t *testing.T) {
 		if evs := c.events(r.bus, 6); len(ofType(evs, "record.created")) != 3 || len(ofType(evs, "record.deleted")) != 1 {
 			t.Errorf("events: %d created, %d deleted; want 3 and 1 (failed batches publish nothing)",
 				len(ofType(evs, "record.created")), len(ofType(evs, "record.deleted")))
+		}
+	})
+}
+
+// TestCreateDraftedBeforeItsTransaction: a create is validated, and its
+// event encoded, before its write transaction begins. With SQLite's one
+// writer busy, an invalid create is answered at once, while a valid one
+// waits for the writer and is then written.
+func TestCreateDraftedBeforeItsTransaction(t *testing.T) {
+	run(t, func(t *testing.T, c *cluster, r *replica) {
+		if r.db.Dialect() != store.SQLite {
+			t.Skip("SQLite's writer is the lock every write transaction takes")
+		}
+		c.collection(r, openDef)
+		held, release := make(chan struct{}), make(chan struct{})
+		holder := make(chan error, 1)
+		go func() {
+			holder <- r.db.InTx(t.Context(), func(*store.Tx) error { close(held); <-release; return nil })
+		}()
+		<-held
+		post := func(body string) <-chan int {
+			status := make(chan int, 1)
+			go func() {
+				resp, err := http.Post(r.URL+"/v1/collections/docs/records", "application/json", strings.NewReader(body))
+				if err != nil {
+					status <- 0
+					return
+				}
+				resp.Body.Close()
+				status <- resp.StatusCode
+			}()
+			return status
+		}
+		valid, invalid := post(`{"title": "waits for the writer"}`), post(`{"n": 1}`)
+		select {
+		case got := <-invalid:
+			if got != http.StatusBadRequest {
+				t.Errorf("invalid create: %d, want 400", got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("an invalid create waited for the write transaction of another")
+		}
+		select {
+		case got := <-valid:
+			t.Errorf("a valid create was answered (%d) while the writer was busy", got)
+		case <-time.After(100 * time.Millisecond):
+		}
+		close(release)
+		if err := <-holder; err != nil {
+			t.Fatal(err)
+		}
+		if got := <-valid; got != http.StatusCreated {
+			t.Fatalf("valid create: %d, want 201", got)
+		}
+		if n := len(r.call("GET", "/v1/collections/docs/records", nil, user0).expect(t, 200, "").items()); n != 1 {
+			t.Errorf("%d records, want 1", n)
 		}
 	})
 }

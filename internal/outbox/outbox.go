@@ -129,23 +129,51 @@ func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 // context of ctx travels with each event, so the consumer's span joins the
 // trace of the request that caused it.
 func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, events ...bus.Event) error {
+	entries := make([]Entry, len(events))
+	for i, ev := range events {
+		e, err := Prepare(ctx, ev)
+		if err != nil {
+			return err
+		}
+		entries[i] = e
+	}
+	return o.Add(ctx, tx, entries...)
+}
+
+// An Entry is an event encoded as the outbox stores it. Encoding is most
+// of an enqueue's cost: a write transaction that must be short (SQLite's
+// single writer) takes entries Prepared before it began.
+type Entry struct {
+	msg     bus.Message
+	headers string // msg.Header as JSON
+}
+
+// Prepare encodes ev for Add, with the trace context of ctx.
+func Prepare(ctx context.Context, ev bus.Event) (Entry, error) {
+	m, err := bus.NewMessage(ctx, ev)
+	if err != nil {
+		return Entry{}, fmt.Errorf("outbox: %w", err)
+	}
+	headers, err := json.Marshal(m.Header)
+	if err != nil {
+		return Entry{}, fmt.Errorf("outbox: headers of %s: %w", m.ID, err)
+	}
+	return Entry{msg: m, headers: string(headers)}, nil
+}
+
+// Add writes entries in tx, to be published once tx commits, as Enqueue
+// does with events.
+func (o *Outbox) Add(ctx context.Context, tx *store.Tx, entries ...Entry) error {
 	now := time.Now().UTC()
-	for _, ev := range events {
-		m, err := bus.NewMessage(ctx, ev)
-		if err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-		headers, err := json.Marshal(m.Header)
-		if err != nil {
-			return fmt.Errorf("outbox: headers of %s: %w", m.ID, err)
-		}
+	for _, e := range entries {
+		m := e.msg
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO bam_outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			m.ID, m.Subject, m.Data, string(headers), now); err != nil {
+			m.ID, m.Subject, m.Data, e.headers, now); err != nil {
 			return fmt.Errorf("outbox: enqueue %s %s: %w", m.Subject, m.ID, err)
 		}
 	}
-	if len(events) > 0 {
+	if len(entries) > 0 {
 		tx.OnCommit(o.Wake)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package records_test
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -277,5 +278,45 @@ func TestRelationMustExist(t *testing.T) {
 			return err
 		})
 		wantCode(t, err, errs.Invalid, "content.validation_failed")
+	})
+}
+
+// TestDraftWrittenAgain: a Draft, made outside any transaction, is the
+// record Write returns; written in a transaction that rolls back it is
+// not there, and written again in the next one it is, with its id.
+func TestDraftWrittenAgain(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		c := e.collection(posts())
+		d, err := e.s.Draft(c, map[string]any{"title": "Drafted", "views": float64(2)}, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := d.Record()["id"].(string)
+		if id == "" || d.Record()["author"] != "u1" || d.Record()["version"] != float64(1) {
+			t.Fatalf("draft %v", d.Record())
+		}
+		if _, err := e.s.Draft(c, map[string]any{"views": float64(2)}, "u1"); err == nil {
+			t.Fatal("a draft without the required title was made")
+		}
+		rollback := errors.New("rolled back")
+		err = e.tx(func(tx *store.Tx) error {
+			if _, err := e.s.Write(e.ctx, tx, d, nil); err != nil {
+				return err
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatal(err)
+		}
+		if got := e.get(c, id); got != nil {
+			t.Fatalf("a rolled-back write is there: %v", got)
+		}
+		var rec records.Record
+		if err := e.tx(func(tx *store.Tx) (err error) { rec, err = e.s.Write(e.ctx, tx, d, nil); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.get(c, id); !reflect.DeepEqual(got, rec) || !reflect.DeepEqual(rec, d.Record()) {
+			t.Fatalf("Write returned\n%v\nGet reads\n%v", rec, got)
+		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -16,20 +17,41 @@ import (
 )
 
 // Insert creates a record of c from input in tx; access (the create rule)
-// is checked against the new row and a refusal is errs Forbidden.
-//
-// The record gets a UUIDv7 id, created = updated = now (milliseconds) and
-// version 1. Input is validated and converted by c.Encode (owner fills the
-// owner fields); every relation id must name an existing record of its
-// target collection (each missing one is a field error); a value taken by
-// another record in a unique field is a field error too.
+// is checked against the new row and a refusal is errs Forbidden. It is
+// Draft then Write.
 func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, input map[string]any, owner string, access *Access) (Record, error) {
+	d, err := s.Draft(c, input, owner)
+	if err != nil {
+		return nil, err
+	}
+	return s.Write(ctx, tx, d, access)
+}
+
+// A Draft is a record of a collection made from input and not yet
+// written. Drafting needs no database, so it is done before the write
+// transaction, which then holds SQLite's single write lock only for the
+// statements (Write).
+type Draft struct {
+	m     *meta
+	input map[string]any
+	vals  map[string]any // column values, from Encode
+	idx   []int          // the field columns vals sets
+	id    string
+	now   time.Time // created and updated
+	rec   Record
+}
+
+// Draft validates and converts input by c.Encode (owner fills the owner
+// fields) and makes the record: a UUIDv7 id, created = updated = now
+// (milliseconds), version 1.
+func (s *Store) Draft(c *schema.Collection, input map[string]any, owner string) (*Draft, error) {
 	m := s.meta(c)
 	vals, err := c.Encode(input, schema.Create, owner, s.dialect)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRelations(ctx, tx, m, input, access); err != nil {
+	idx, err := m.encoded(vals)
+	if err != nil {
 		return nil, err
 	}
 	id, err := uuid.NewV7()
@@ -37,35 +59,50 @@ func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 		return nil, fmt.Errorf("records: new id: %w", err)
 	}
 	now := s.stamp()
-	idx, err := m.encoded(vals)
-	if err != nil {
-		return nil, err
-	}
-	args := make([]any, 0, 3+len(idx))
-	args = append(args, id.String(), s.dateArg(now), s.dateArg(now))
-	for _, i := range idx {
-		args = append(args, vals[m.cols[i].name])
-	}
-	// No RETURNING: a statement without open rows stays prepared for the
-	// next insert of the same transaction (store.Tx), which matters to
-	// batches and imports. The record is made from the values written.
-	if _, err := tx.ExecContext(ctx, m.insertSQL(idx), args...); err != nil {
-		return nil, m.uniqueError(err)
-	}
-	schema.IndexPending(tx, c)
-	s.wrote(tx, m.table)
-	if err := s.admit(ctx, tx, m, id.String(), access, "create"); err != nil {
-		return nil, err
-	}
+	stamp := now.Format(expr.DateLayout)
 	rec := make(Record, len(m.cols))
 	for _, col := range m.cols[nSystem:] {
 		rec[col.name] = nil
 	}
-	rec[fID], rec[fCreated], rec[fUpdated], rec[fVersion] = id.String(), now.Format(expr.DateLayout), now.Format(expr.DateLayout), float64(1)
+	rec[fID], rec[fCreated], rec[fUpdated], rec[fVersion] = id.String(), stamp, stamp, float64(1)
 	if err := m.overlay(rec, vals); err != nil {
 		return nil, err
 	}
-	return rec, nil
+	return &Draft{m: m, input: input, vals: vals, idx: idx, id: id.String(), now: now, rec: rec}, nil
+}
+
+// Record is the record d makes, as Write returns it. It is d's own: not
+// to be changed.
+func (d *Draft) Record() Record { return d.rec }
+
+// Write inserts d in tx; access (the create rule) is checked against the
+// new row and a refusal is errs Forbidden. Every relation id must name an
+// existing record of its target collection (each missing one is a field
+// error); a value taken by another record in a unique field is a field
+// error too. It returns d's record; d may be written again in another
+// transaction when tx rolls back.
+func (s *Store) Write(ctx context.Context, tx *store.Tx, d *Draft, access *Access) (Record, error) {
+	m := d.m
+	if err := s.checkRelations(ctx, tx, m, d.input, access); err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, 3+len(d.idx))
+	args = append(args, d.id, s.dateArg(d.now), s.dateArg(d.now))
+	for _, i := range d.idx {
+		args = append(args, d.vals[m.cols[i].name])
+	}
+	// No RETURNING: a statement without open rows stays prepared for the
+	// next insert of the same transaction (store.Tx), which matters to
+	// batches and imports. The record is made from the values written.
+	if _, err := tx.ExecContext(ctx, m.insertSQL(d.idx), args...); err != nil {
+		return nil, m.uniqueError(err)
+	}
+	schema.IndexPending(tx, m.c)
+	s.wrote(tx, m.table)
+	if err := s.admit(ctx, tx, m, d.id, access, "create"); err != nil {
+		return nil, err
+	}
+	return d.rec, nil
 }
 
 // admit checks that access (the rule of op) admits row id of m as tx
