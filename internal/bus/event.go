@@ -166,3 +166,57 @@ func ServiceOf(typ string) string {
 	}
 	return toks[1]
 }
+
+// Head is what DecodeData reads of an event besides its data.
+type Head struct {
+	ID   string
+	Type string
+}
+
+// DecodeData reads the id and type of a structured-mode JSON event and
+// decodes its data, JSON, into data, in one pass: what a follower of a
+// busy stream needs, at a fraction of Decode's cost (which builds the
+// whole event, extensions and time included). Its checks are lighter
+// too: specversion 1.0, an id and a source, a bam type and JSON data
+// (an event with data_base64 is refused); a member whose name is an
+// attribute's in other case is ignored, not refused. Every failure wraps
+// ErrMalformed.
+func DecodeData(msg []byte, data any) (Head, error) {
+	var ev struct {
+		SpecVersion     string              `json:"specversion"`
+		ID              string              `json:"id"`
+		Source          string              `json:"source"`
+		Type            string              `json:"type"`
+		DataContentType *string             `json:"datacontenttype"`
+		Data            fastjson.RawMessage `json:"data"`
+		DataBase64      fastjson.RawMessage `json:"data_base64"`
+	}
+	if rest, err := fastjson.Parse(msg, &ev, fastjson.DontMatchCaseInsensitiveStructFields); err != nil || len(rest) != 0 {
+		return Head{}, fmt.Errorf("%w: not a JSON object with the attributes' types", ErrMalformed)
+	}
+	switch {
+	case ev.SpecVersion != event.CloudEventsVersionV1:
+		return Head{}, fmt.Errorf("%w: specversion %q, want 1.0", ErrMalformed, ev.SpecVersion)
+	case ev.ID == "" || ev.Source == "":
+		return Head{}, fmt.Errorf("%w: no id or no source", ErrMalformed)
+	case ev.DataBase64 != nil || ev.Data == nil:
+		return Head{}, fmt.Errorf("%w: event %s has no JSON data", ErrMalformed, ev.ID)
+	case ev.DataContentType != nil && !isJSON(*ev.DataContentType):
+		return Head{}, fmt.Errorf("%w: event %s: data content type %q", ErrMalformed, ev.ID, *ev.DataContentType)
+	}
+	if err := validType(ev.Type); err != nil {
+		return Head{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := fastjson.Unmarshal(ev.Data, data); err != nil {
+		return Head{}, fmt.Errorf("%w: event %s data: %v", ErrMalformed, ev.ID, err)
+	}
+	return Head{ID: ev.ID, Type: ev.Type}, nil
+}
+
+// isJSON says whether a media type is JSON's (application/json, with
+// parameters or not, or a +json suffix).
+func isJSON(mediaType string) bool {
+	mt, _, _ := strings.Cut(mediaType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == event.ApplicationJSON || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}

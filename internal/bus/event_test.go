@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bamhq/bam/internal/bus"
 	"github.com/google/uuid"
@@ -105,7 +107,12 @@ func TestDecodeMalformed(t *testing.T) {
 
 // FuzzDecode: any bytes from the bus decode to a valid event or to
 // ErrMalformed, never a panic; what decodes encodes again and decodes to
-// the same event.
+// the same event. DecodeData, on the same bytes, fails with ErrMalformed
+// only, and reads what Decode reads of an event with JSON data (unless a
+// member is repeated: JSON leaves which one counts open, and sdk-go takes
+// the first where DecodeData takes the last; or unless the bytes are not
+// UTF-8, which sdk-go keeps and DecodeData replaces, as encoding/json
+// does).
 func FuzzDecode(f *testing.F) {
 	ev, err := bus.NewEvent("auth", "bam.auth.user.created", "u1", userCreated{ID: "u1", Email: "a<b>&c@example.com"})
 	if err != nil {
@@ -119,8 +126,24 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"auth","type":"bam.auth.user.created","data":"x"}`))
 	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"auth","type":"bam.auth.user.created"} `))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"auth","type":"bam.auth.user.created","data":{"id":"u1"}}`))
+	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b","datacontenttype":"text/plain","data":"x"}`))
+	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b","data_base64":"eA=="}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var payload json.RawMessage
+		head, lightErr := bus.DecodeData(data, &payload)
+		if lightErr != nil && !errors.Is(lightErr, bus.ErrMalformed) {
+			t.Fatalf("DecodeData(%q) = %v, not ErrMalformed", data, lightErr)
+		}
 		ev, err := bus.Decode(data)
+		if err == nil && ev.Data() != nil && !ev.DataBase64 && isJSONData(ev.DataContentType()) && !repeatsMember(data) && utf8.Valid(data) {
+			if lightErr != nil {
+				t.Fatalf("DecodeData(%q) = %v; Decode reads %v", data, lightErr, ev)
+			}
+			if head.ID != ev.ID() || head.Type != ev.Type() || !sameJSON(payload, ev.Data()) {
+				t.Fatalf("DecodeData(%q) = %+v %s; Decode reads %v", data, head, payload, ev)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, bus.ErrMalformed) {
 				t.Fatalf("Decode(%q) = %v, not ErrMalformed", data, err)
@@ -143,4 +166,88 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip of %q changed the event: %v, then %v", data, ev, back)
 		}
 	})
+}
+
+// isJSONData says whether Decode's event with this data content type
+// carries JSON data (no type: JSON).
+func isJSONData(contentType string) bool {
+	return contentType == "" || contentType == "application/json"
+}
+
+// sameJSON says whether two JSON texts are the same value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// TestDecodeData reads an event's id, type and data in one pass, and
+// refuses what is not a bam event with JSON data.
+func TestDecodeData(t *testing.T) {
+	ev, err := bus.NewEvent("auth", "bam.auth.user.created", "u1", userCreated{ID: "u1", Email: "a@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := bus.Encode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got userCreated
+	head, err := bus.DecodeData(msg, &got)
+	if err != nil || head.ID != ev.ID() || head.Type != "bam.auth.user.created" || got.Email != "a@example.com" {
+		t.Fatalf("DecodeData = %+v %+v %v", head, got, err)
+	}
+	for _, bad := range []string{
+		`{"specversion":"0.3","id":"1","source":"a","type":"bam.a.b","data":{}}`,
+		`{"specversion":"1.0","source":"a","type":"bam.a.b","data":{}}`,
+		`{"specversion":"1.0","id":"1","type":"bam.a.b","data":{}}`,
+		`{"specversion":"1.0","id":"1","source":"a","type":"other.a.b","data":{}}`,
+		`{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b"}`,
+		`{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b","data_base64":"e30="}`,
+		`{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b","datacontenttype":"text/plain","data":"x"}`,
+		`{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b","data":{"id":7}}`,
+		`{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b","data":{}} x`,
+		`{"specversion":"1.0","id":1,"source":"a","type":"bam.a.b","data":{}}`,
+		`[]`,
+	} {
+		if _, err := bus.DecodeData([]byte(bad), &got); !errors.Is(err, bus.ErrMalformed) {
+			t.Errorf("DecodeData(%s) = %v, want ErrMalformed", bad, err)
+		}
+	}
+	ok := `{"specversion":"1.0","id":"1","source":"a","type":"bam.a.b","datacontenttype":"application/cloudevents+json; charset=utf-8","data":{"id":"x"}}`
+	if _, err := bus.DecodeData([]byte(ok), &got); err != nil || got.ID != "x" {
+		t.Errorf("DecodeData(%s) = %v, %+v", ok, err, got)
+	}
+}
+
+// repeatsMember says whether the JSON object msg names a member twice.
+func repeatsMember(msg []byte) bool {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(msg, &members) != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	depth, names := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return names != len(members)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		default:
+			if _, isName := tok.(string); isName && depth == 1 && dec.More() {
+				// A name at depth 1 is followed by its value: skip it.
+				var v json.RawMessage
+				if dec.Decode(&v) == nil {
+					names++
+				}
+			}
+		}
+	}
 }

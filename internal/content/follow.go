@@ -67,12 +67,15 @@ func (s *Service) streamPosition(ctx context.Context, b *bus.Bus) (uint64, error
 // onEvent applies one event of the content stream to this replica.
 func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 	ctx = context.WithoutCancel(ctx)
-	ev, err := bus.Decode(msg.Data())
+	// One pass over the event for its type and data (bus.DecodeData): a
+	// create load on one replica is as many events to follow.
+	var data followedRecord
+	ev, err := bus.DecodeData(msg.Data(), &data)
 	if err != nil {
 		s.Log.Warn("content: bad event on the content stream", "subject", msg.Subject(), "err", err)
 		return
 	}
-	kind, ok := strings.CutPrefix(ev.Type(), "bam."+s.opts.Service+".")
+	kind, ok := strings.CutPrefix(ev.Type, "bam."+s.opts.Service+".")
 	if !ok {
 		return
 	}
@@ -83,16 +86,15 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 		ctx, cancel := context.WithTimeout(ctx, followTimeout)
 		defer cancel()
 		if err := s.Registry.Load(ctx); err != nil {
-			s.Log.Warn("content: reloading collections after "+ev.Type(), "err", err)
+			s.Log.Warn("content: reloading collections after "+ev.Type, "err", err)
 		}
 	case "record":
 		meta, err := msg.Metadata()
 		if err != nil {
 			return
 		}
-		var data followedRecord
-		if err := fastjson.Unmarshal(ev.Data(), &data); err != nil || data.Collection == "" || data.ID == "" {
-			s.Log.Warn("content: bad record event", "event", ev.ID(), "err", err)
+		if data.Collection == "" || data.ID == "" {
+			s.Log.Warn("content: bad record event", "event", ev.ID)
 			return
 		}
 		s.Records.Changed(data.Collection) // another replica's write: counts kept here are stale
@@ -123,10 +125,11 @@ func (s *Service) onEvent(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-// followedRecord is a RecordEvent as the follower reads it: the record
-// stays JSON, which realtime sends as it is and decodes only when a
-// subscriber's rule or filter is to see it (so the fast decoder serves
-// here: it makes no map).
+// followedRecord is a RecordEvent as the follower reads it (and, with
+// fields it does not have, a CollectionEvent): the record stays JSON,
+// which realtime sends as it is and decodes only when a subscriber's rule
+// or filter is to see it (so the fast decoder serves here: it makes no
+// map).
 type followedRecord struct {
 	Collection string              `json:"collection"`
 	ID         string              `json:"id"`
