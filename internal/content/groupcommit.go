@@ -16,7 +16,9 @@ import (
 // arrives while another transaction is being written waits, and the next
 // transaction carries every write queued meanwhile (up to writeBatchMax)
 // and commits them with one flush. A write arriving when nothing is being
-// written runs at once: an idle service adds no wait.
+// written runs at once: an idle service adds no wait. What a write can do
+// without the database is done before it queues (a create is drafted:
+// draftCreate), so that a batch holds the writer only for statements.
 //
 // A batch runs its writes one after the other in one transaction, with
 // no savepoints: releasing a savepoint makes SQLite's FTS5 flush its
