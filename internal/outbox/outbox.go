@@ -180,7 +180,7 @@ func (o *Outbox) Add(ctx context.Context, tx *store.Tx, entries ...Entry) error 
 }
 
 // Wake makes the relay look for rows now rather than at its next poll.
-// Enqueue arranges it on commit; call it after writing rows some other way.
+// Enqueue and Add arrange it on commit; call it after writing rows some other way.
 func (o *Outbox) Wake() {
 	select {
 	case o.wake <- struct{}{}:

@@ -14,14 +14,14 @@ import (
 // Update changes record id of c in tx (schema.Patch or schema.Replace). A
 // record access does not admit is errs NotFound; ifVersion > 0 that is not
 // the current version is errs Precondition. The rule must admit the record
-// as changed too (checked in tx after the write, as Insert checks the
+// as changed too (checked in tx after the write, as Write checks the
 // create rule): if not, errs Forbidden (content.forbidden), and the caller
 // rolls tx back. It returns the old and new record.
 //
 // The record is read locked (PostgreSQL: FOR UPDATE; SQLite transactions
 // hold the write lock from BEGIN), so concurrent updates queue and each
 // sees the version the one before wrote. Owner fields keep their value
-// (they are set on create only). Relation ids are checked as Insert checks
+// (they are set on create only). Relation ids are checked as Write checks
 // them. The version goes up by one and updated is set to now, even when no
 // value changes.
 func (s *Store) Update(ctx context.Context, tx *store.Tx, c *schema.Collection, id string, input map[string]any, mode schema.Mode, ifVersion int64, access *Access) (old, updated Record, err error) {
@@ -67,7 +67,7 @@ func (s *Store) Update(ctx context.Context, tx *store.Tx, c *schema.Collection, 
 // m, if its version is still old's, bumping the version and setting
 // updated. It returns the new record, or nil when the version moved on.
 // The UPDATE returns no rows, so that it stays prepared in the
-// transaction (see Insert).
+// transaction (see Write).
 func (s *Store) write(ctx context.Context, tx *store.Tx, m *meta, old Record, vals map[string]any, idx []int) (Record, error) {
 	now := s.stamp()
 	version := versionOf(old)
