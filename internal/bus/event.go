@@ -95,11 +95,17 @@ func Encode(ev Event) ([]byte, error) {
 // Decode parses and validates a structured-mode JSON event. Every failure
 // wraps ErrMalformed.
 func Decode(data []byte) (Event, error) {
-	// sdk-go's reader is lenient (trailing bytes, some invalid JSON): the
-	// whole message must be valid JSON first, as json.Unmarshal would
-	// check, with a faster scanner.
-	if !fastjson.Valid(data) {
-		return Event{}, fmt.Errorf("%w: not valid JSON", ErrMalformed)
+	// sdk-go's reader is lenient (trailing bytes, some invalid JSON, and
+	// it stops at a member named "", taking what came before as the whole
+	// event): the message must be one valid JSON object first, as
+	// json.Unmarshal would check, with a faster decoder, and name no
+	// member "".
+	var members map[string]fastjson.RawMessage
+	if err := fastjson.Unmarshal(data, &members); err != nil || members == nil {
+		return Event{}, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	if _, ok := members[""]; ok {
+		return Event{}, fmt.Errorf("%w: a member has an empty name", ErrMalformed)
 	}
 	var ev Event
 	if err := ev.UnmarshalJSON(data); err != nil {
