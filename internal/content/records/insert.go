@@ -16,17 +16,6 @@ import (
 	"github.com/bamhq/bam/internal/store"
 )
 
-// Insert creates a record of c from input in tx; access (the create rule)
-// is checked against the new row and a refusal is errs Forbidden. It is
-// Draft then Write.
-func (s *Store) Insert(ctx context.Context, tx *store.Tx, c *schema.Collection, input map[string]any, owner string, access *Access) (Record, error) {
-	d, err := s.Draft(c, input, owner)
-	if err != nil {
-		return nil, err
-	}
-	return s.Write(ctx, tx, d, access)
-}
-
 // A Draft is a record of a collection made from input and not yet
 // written. Drafting needs no database, so it is done before the write
 // transaction, which then holds SQLite's single write lock only for the
