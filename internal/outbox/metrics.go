@@ -50,12 +50,14 @@ func (m relayMetrics) countParked(ctx context.Context, db *store.DB) {
 	m.parked.Set(float64(n))
 }
 
-// update refreshes the gauges after a relay pass that claimed some rows. A
-// pass that found none means an empty outbox, no query needed; otherwise the
+// update refreshes the gauges after a relay pass that claimed some rows;
+// rows up to cursor that are not parked are published, waiting to be
+// deleted (sentRows), and not counted. A pass that found none means
+// nothing is pending but the parked rows, no query needed; otherwise the
 // gauges are queried at most once a second, so under load they cost nothing
 // and at worst lag one poll interval. Failures only leave the previous
 // values: metrics are not worth an error.
-func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int) {
+func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int, cursor int64) {
 	if claimed == 0 { // nothing pending but the parked rows last counted
 		m.pending.Set(float64(*m.parkedRows))
 		m.lag.Set(0)
@@ -66,7 +68,8 @@ func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int) {
 	}
 	*m.last = time.Now()
 	var n, parked int64
-	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*), COUNT(parked_at) FROM bam_outbox`).Scan(&n, &parked); err != nil {
+	if err := db.SQL().QueryRowContext(ctx,
+		`SELECT COUNT(*), COUNT(parked_at) FROM bam_outbox WHERE seq > $1 OR parked_at IS NOT NULL`, cursor).Scan(&n, &parked); err != nil {
 		return
 	}
 	m.pending.Set(float64(n))
@@ -78,7 +81,7 @@ func (m relayMetrics) update(ctx context.Context, db *store.DB, claimed int) {
 	}
 	var oldest time.Time
 	if err := db.SQL().QueryRowContext(ctx,
-		`SELECT created_at FROM bam_outbox WHERE parked_at IS NULL ORDER BY seq LIMIT 1`).Scan(&oldest); err != nil {
+		`SELECT created_at FROM bam_outbox WHERE parked_at IS NULL AND seq > $1 ORDER BY seq LIMIT 1`, cursor).Scan(&oldest); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			m.lag.Set(0) // every row is parked
 		}

@@ -5,7 +5,8 @@
 // the change they announce; they become rows of bam_outbox in the service's
 // own database, committed or rolled back with the change. A relay goroutine
 // publishes committed rows to JetStream with Nats-Msg-Id = event id, waits
-// for the acks, then deletes the rows. A crash between publish and delete
+// for the acks, then deletes the rows (on SQLite the next write
+// transaction does: see sentRows). A crash between publish and delete
 // republishes those rows on restart: JetStream drops them as duplicates
 // within its window, and idempotent consumers (internal/inbox) drop any that
 // get past it. So nothing is lost and nothing is applied twice.
@@ -71,6 +72,11 @@ type Options struct {
 	// ParkedRetry is how often the relay tries every parked row again, in
 	// order; default 5m. One that goes out then is deleted as any other.
 	ParkedRetry time.Duration
+	// DeleteDelay is how long, on SQLite, published rows wait for a
+	// transaction that adds to the outbox to delete them before the relay
+	// deletes them in a transaction of its own (see sentRows); default
+	// 100ms, and a negative DeleteDelay deletes them after every pass.
+	DeleteDelay time.Duration
 }
 
 // Outbox writes events into a service's database and relays them to the bus.
@@ -80,6 +86,9 @@ type Outbox struct {
 	opts Options
 	log  *slog.Logger
 	wake chan struct{}
+
+	sent      *sentRows // SQLite: published rows not yet deleted; nil on PostgreSQL
+	deleteKey string    // names deleteSent's work in a transaction (Tx.BeforeCommit)
 
 	mu      sync.Mutex
 	quit    chan struct{}      // closed by Stop: finish the pass, then exit
@@ -117,12 +126,23 @@ func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 	if opts.ParkedRetry <= 0 {
 		opts.ParkedRetry = 5 * time.Minute
 	}
-	return &Outbox{
+	switch {
+	case opts.DeleteDelay == 0:
+		opts.DeleteDelay = 100 * time.Millisecond
+	case opts.DeleteDelay < 0:
+		opts.DeleteDelay = 0
+	}
+	o := &Outbox{
 		db: db, bus: b, opts: opts,
 		log:     opts.Logger.With("component", "outbox", "db", db.Name()),
 		wake:    make(chan struct{}, 1),
 		metrics: newRelayMetrics(db.Name()),
 	}
+	if db.Dialect() == store.SQLite {
+		o.sent = &sentRows{}
+		o.deleteKey = fmt.Sprintf("outbox.deleteSent %p", o)
+	}
+	return o
 }
 
 // Enqueue writes events in tx, to be published once tx commits. The trace
@@ -175,8 +195,21 @@ func (o *Outbox) Add(ctx context.Context, tx *store.Tx, entries ...Entry) error 
 	}
 	if len(entries) > 0 {
 		tx.OnCommit(o.Wake)
+		if o.sent != nil {
+			tx.BeforeCommit(o.deleteKey, func(ctx context.Context) error { return o.deleteSent(ctx, tx) })
+		}
 	}
 	return nil
+}
+
+// cursor returns the seq after which relay passes read rows that are not
+// parked: on SQLite, the last published; 0 on PostgreSQL, which deletes
+// them as it publishes them.
+func (o *Outbox) cursor() int64 {
+	if o.sent == nil {
+		return 0
+	}
+	return o.sent.cursor()
 }
 
 // Wake makes the relay look for rows now rather than at its next poll.

@@ -35,6 +35,7 @@ type row struct {
 // NATS outage costs a few attempts, not a busy loop.
 func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
+	defer o.settleSent(ctx) // the rows it published, so that a restart does not publish them again
 	backoff := time.Duration(0)
 	o.metrics.countParked(ctx, o.db)
 	parkedDue := time.Now().Add(o.opts.ParkedRetry)
@@ -70,7 +71,7 @@ func (o *Outbox) run(ctx context.Context) {
 			}
 		}
 		if !errors.Is(err, errOtherRelay) {
-			o.metrics.update(ctx, o.db, claimed)
+			o.metrics.update(ctx, o.db, claimed, o.cursor())
 		}
 		if o.stopping() {
 			return
@@ -82,7 +83,26 @@ func (o *Outbox) run(ctx context.Context) {
 		if backoff > 0 {
 			wake = nil // a commit does not cut a backoff short
 		}
-		if !o.sleep(wait, wake) || !o.sleep(time.Until(hold), nil) {
+		if backoff == 0 && o.sent != nil && o.sent.unsettled() {
+			// Published rows wait for a transaction to delete them
+			// (sentRows); when no commit wakes the relay soon, it
+			// deletes them itself.
+			quiet := min(wait, o.opts.DeleteDelay)
+			woken, ok := o.sleep(quiet, wake)
+			if !ok {
+				return
+			}
+			if woken {
+				wait = 0
+			} else {
+				o.settleSent(ctx)
+				wait -= quiet
+			}
+		}
+		if _, ok := o.sleep(wait, wake); !ok {
+			return
+		}
+		if _, ok := o.sleep(time.Until(hold), nil); !ok {
 			return
 		}
 	}
@@ -127,20 +147,22 @@ func (o *Outbox) stopping() bool {
 }
 
 // sleep waits for d to pass or a wake, whichever comes first, and reports
-// false when Stop came first. It returns at once when d is not positive.
-func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
+// whether a wake came, and ok false when Stop came first. It returns at
+// once when d is not positive.
+func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) (woken, ok bool) {
 	if d <= 0 {
-		return true
+		return false, true
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-o.quit:
-		return false
+		return false, false
 	case <-wake:
+		return true, true
 	case <-t.C:
+		return false, true
 	}
-	return true
 }
 
 // pass publishes one batch of rows and deletes those JetStream stored. On
@@ -149,7 +171,9 @@ func (o *Outbox) sleep(d time.Duration, wake <-chan struct{}) bool {
 // an earlier one still being published, out of order), and its rows stay
 // locked from claim to delete; on SQLite, which one process owns, they are
 // read without a transaction so enqueuers are not blocked behind the
-// publish. sel chooses the rows; last is the seq of the last one claimed.
+// publish, and a pass that published all of its rows leaves them to be
+// deleted later (sentRows). sel chooses the rows; last is the seq of the
+// last one claimed.
 //
 // On PostgreSQL the pass's commit does not wait for its WAL to reach the
 // disk (synchronous_commit off for this transaction only, set in the
@@ -199,6 +223,10 @@ func (o *Outbox) pass(ctx context.Context, sel selection) (claimed, sent int, la
 	if err := ctx.Err(); err != nil {
 		return len(rows), 0, last, err
 	}
+	if !sel.parked && !slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+		o.sent.published(last) // deleted later (sentRows)
+		return len(rows), len(rows), last, nil
+	}
 	err = o.db.InTx(ctx, func(tx *store.Tx) error {
 		sent, parkedNow, err = o.settle(ctx, tx, rows, errs, sel.parked)
 		return err
@@ -216,9 +244,10 @@ type selection struct {
 	after  int64
 }
 
-// claim reads the next batch of the rows sel chooses, in order.
+// claim reads the next batch of the rows sel chooses, in order: parked
+// ones, or those after the cursor that are not.
 func (o *Outbox) claim(ctx context.Context, q store.Querier, sel selection, lock string) ([]row, error) {
-	which, args := "parked_at IS NULL", []any{o.opts.BatchSize}
+	which, args := "parked_at IS NULL AND seq > $2", []any{o.opts.BatchSize, o.cursor()}
 	if sel.parked {
 		which, args = "parked_at IS NOT NULL AND seq > $2", []any{o.opts.BatchSize, sel.after}
 	}

@@ -1,0 +1,125 @@
+package outbox_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bamhq/bam/internal/bus"
+	"github.com/bamhq/bam/internal/bus/bustest"
+	"github.com/bamhq/bam/internal/outbox"
+	"github.com/bamhq/bam/internal/store"
+	"github.com/bamhq/bam/internal/store/storetest"
+	"github.com/bamhq/bam/internal/testenv"
+)
+
+// sqliteOutbox opens a SQLite database and an embedded bus with a stream,
+// and returns an outbox on them with opts, not started, and an enqueue
+// of one event per transaction.
+func sqliteOutbox(t *testing.T, opts outbox.Options) (*store.DB, *outbox.Outbox, func(i int) bus.Event) {
+	t.Helper()
+	ctx := ctxT(t)
+	b := bustest.Open(t, bustest.Embedded)
+	db := storetest.Open(t, store.SQLite, sets...)
+	svc := bustest.Service(t, b)
+	o := newOutbox(t, db, b, opts)
+	enqueue := func(i int) bus.Event {
+		t.Helper()
+		ev := newEvent(t, svc, i)
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return o.Enqueue(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	return db, o, enqueue
+}
+
+// TestPublishedRowsGoWithTheNextWrite: on SQLite a pass that publishes
+// its rows leaves them (no write transaction of the relay's own); the next
+// transaction that adds to the outbox deletes them, and Stop deletes what
+// is left. Meanwhile they count as published, not pending.
+func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
+	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour})
+	passes := outbox.CountPasses(o)
+	for i := range 5 {
+		enqueue(i)
+	}
+	startOutbox(t, o)
+	testenv.WaitFor(t, 10*time.Second, "a pass", func() bool { return passes() >= 1 })
+	time.Sleep(50 * time.Millisecond) // room for a delete, were the relay to make one
+	if n := outboxLen(t, db); n != 5 {
+		t.Fatalf("%d rows after the pass, want its 5 published rows kept for the next write", n)
+	}
+	if pending, lag := gauges(t); pending != 0 || lag != 0 {
+		t.Errorf("bam_outbox_pending %v, bam_outbox_lag_seconds %v; want 0, 0 (the rows are published)", pending, lag)
+	}
+
+	last := enqueue(5)
+	if n := outboxLen(t, db); n != 1 {
+		t.Fatalf("%d rows after the next write, want 1: its own", n)
+	}
+	var id string
+	if err := db.SQL().QueryRowContext(t.Context(), `SELECT id FROM bam_outbox`).Scan(&id); err != nil || id != last.ID() {
+		t.Fatalf("the row left is %q (%v), want the last event's %s", id, err, last.ID())
+	}
+	testenv.WaitFor(t, 10*time.Second, "the last event published", func() bool { return passes() >= 2 })
+	if err := o.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := outboxLen(t, db); n != 0 {
+		t.Errorf("%d rows after Stop, want 0: a stopping relay deletes what it published", n)
+	}
+}
+
+// TestPublishedRowsGoWhenQuiet: with no write to carry the delete, the
+// relay deletes the rows it published itself, DeleteDelay after its pass.
+func TestPublishedRowsGoWhenQuiet(t *testing.T) {
+	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: 100 * time.Millisecond})
+	passes := outbox.CountPasses(o)
+	startOutbox(t, o)
+	for i := range 3 {
+		enqueue(i)
+	}
+	testenv.WaitFor(t, 10*time.Second, "the events published", func() bool { return passes() >= 1 })
+	testenv.WaitFor(t, 5*time.Second, "the published rows deleted", func() bool { return outboxLen(t, db) == 0 })
+}
+
+// TestPublishedRowsRepublishedAfterACrash: rows published but not yet
+// deleted when the relay dies go out again from the next one, and the
+// stream keeps each event once (JetStream's duplicate window).
+func TestPublishedRowsRepublishedAfterACrash(t *testing.T) {
+	ctx := ctxT(t)
+	b := bustest.Open(t, bustest.Embedded)
+	db := storetest.Open(t, store.SQLite, sets...)
+	svc := bustest.Service(t, b)
+	first := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour})
+	passes := outbox.CountPasses(first)
+	const events = 20
+	for i := range events {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return first.Enqueue(ctx, tx, newEvent(t, svc, i)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startOutbox(t, first)
+	testenv.WaitFor(t, 10*time.Second, "a pass", func() bool { return passes() >= 1 })
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	_ = first.Stop(gone) // killed: no time to delete
+	if n := outboxLen(t, db); n != events {
+		t.Fatalf("%d rows after the crash, want all %d (published, not deleted)", n, events)
+	}
+
+	second := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, DeleteDelay: 50 * time.Millisecond})
+	again := outbox.CountPasses(second)
+	startOutbox(t, second)
+	testenv.WaitFor(t, 10*time.Second, "the rows published again and deleted", func() bool {
+		return again() >= 1 && outboxLen(t, db) == 0
+	})
+	info, err := b.JetStream().Stream(ctx, bus.StreamName(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.CachedInfo().State.Msgs; got != events {
+		t.Errorf("stream holds %d messages, want %d (republished ones deduplicated)", got, events)
+	}
+}
