@@ -186,6 +186,18 @@ func (b *Bus) URL() string {
 // Embedded reports whether the bus runs its own server.
 func (b *Bus) Embedded() bool { return b.srv != nil }
 
+// FlushDelay is how long an event JetStream acknowledged may be held in
+// memory or the OS's cache before it reaches the disk, so that an OS crash
+// or power loss would lose it: up to EmbeddedSyncInterval on the embedded
+// server; 0 on an external one, whose acknowledgement is as durable as its
+// streams are configured to make it (replicas, sync).
+func (b *Bus) FlushDelay() time.Duration {
+	if b.Embedded() {
+		return EmbeddedSyncInterval
+	}
+	return 0
+}
+
 // redact hides credentials in a NATS URL before it is logged.
 func redact(url string) string {
 	i, j := strings.Index(url, "://"), strings.LastIndex(url, "@")

@@ -36,9 +36,10 @@ func (b *Bus) startEmbedded() error {
 		MaxPayload: 8 << 20,
 		// The store is flushed to disk every EmbeddedSyncInterval instead
 		// of nats-server's two minutes: an event is acknowledged once in
-		// the OS's cache, and the outbox then deletes its row (a synced
-		// SQLite commit), so an OS crash or power loss loses at most this
-		// much of the stream. (SyncAlways would close the window at an
+		// the OS's cache, so an OS crash or power loss can lose that much
+		// of the stream; on SQLite the outbox keeps an event's row longer
+		// than that (FlushDelay, outbox.Options.KeepPublished) and
+		// publishes it again. (SyncAlways would close the window at an
 		// fsync per message, about the disk's flush rate in events/s.)
 		SyncInterval: EmbeddedSyncInterval,
 	}

@@ -1,6 +1,9 @@
 package outbox
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // CrashAfterPublish makes the relay of o die right after its next publish,
 // before it deletes the published rows: what a crash of the process there
@@ -27,3 +30,6 @@ func CountPasses(o *Outbox) func() int {
 	o.afterPublish = func() { mu.Lock(); n++; mu.Unlock() }
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
+
+// KeepPublishedOf returns o's KeepPublished, its default applied.
+func KeepPublishedOf(o *Outbox) time.Duration { return o.opts.KeepPublished }

@@ -72,11 +72,18 @@ type Options struct {
 	// ParkedRetry is how often the relay tries every parked row again, in
 	// order; default 5m. One that goes out then is deleted as any other.
 	ParkedRetry time.Duration
-	// DeleteDelay is how long, on SQLite, published rows wait for a
-	// transaction that adds to the outbox to delete them before the relay
-	// deletes them in a transaction of its own (see sentRows); default
-	// 100ms, and a negative DeleteDelay deletes them after every pass.
+	// DeleteDelay is how long, on SQLite, published rows that are due
+	// wait for a transaction that adds to the outbox to delete them before
+	// the relay deletes them in a transaction of its own (see sentRows);
+	// default 100ms, and a negative DeleteDelay deletes them after every
+	// pass.
 	DeleteDelay time.Duration
+	// KeepPublished is how long, on SQLite, a published row is kept
+	// before it may be deleted, so that an event the bus acknowledged but
+	// had not flushed to disk yet is published again after an OS crash;
+	// default twice the bus's FlushDelay (2s on the embedded server, 0 on
+	// an external one), and a negative KeepPublished keeps none.
+	KeepPublished time.Duration
 }
 
 // Outbox writes events into a service's database and relays them to the bus.
@@ -100,7 +107,8 @@ type Outbox struct {
 }
 
 // New returns an Outbox on db publishing to b. db must have Migrations
-// applied.
+// applied. b may be nil for an Outbox that only enqueues (one that is never
+// started: a command line's).
 func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -132,6 +140,12 @@ func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 	case opts.DeleteDelay < 0:
 		opts.DeleteDelay = 0
 	}
+	switch {
+	case opts.KeepPublished == 0 && b != nil: // nil: enqueues only (a command line)
+		opts.KeepPublished = 2 * b.FlushDelay()
+	case opts.KeepPublished < 0:
+		opts.KeepPublished = 0
+	}
 	o := &Outbox{
 		db: db, bus: b, opts: opts,
 		log:     opts.Logger.With("component", "outbox", "db", db.Name()),
@@ -139,7 +153,7 @@ func New(db *store.DB, b *bus.Bus, opts Options) *Outbox {
 		metrics: newRelayMetrics(db.Name()),
 	}
 	if db.Dialect() == store.SQLite {
-		o.sent = &sentRows{}
+		o.sent = &sentRows{keep: opts.KeepPublished}
 		o.deleteKey = fmt.Sprintf("outbox.deleteSent %p", o)
 	}
 	return o
@@ -196,7 +210,7 @@ func (o *Outbox) Add(ctx context.Context, tx *store.Tx, entries ...Entry) error 
 	if len(entries) > 0 {
 		tx.OnCommit(o.Wake)
 		if o.sent != nil {
-			tx.BeforeCommit(o.deleteKey, func(ctx context.Context) error { return o.deleteSent(ctx, tx) })
+			tx.BeforeCommit(o.deleteKey, func(ctx context.Context) error { return o.deleteSent(ctx, tx, false) })
 		}
 	}
 	return nil

@@ -35,7 +35,9 @@ type row struct {
 // NATS outage costs a few attempts, not a busy loop.
 func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
-	defer o.settleSent(ctx) // the rows it published, so that a restart does not publish them again
+	// All the rows it published, so that a restart does not publish them
+	// again: the bus flushes its store as it closes, after the outbox.
+	defer o.settleSent(ctx, true)
 	backoff := time.Duration(0)
 	o.metrics.countParked(ctx, o.db)
 	parkedDue := time.Now().Add(o.opts.ParkedRetry)
@@ -83,19 +85,20 @@ func (o *Outbox) run(ctx context.Context) {
 		if backoff > 0 {
 			wake = nil // a commit does not cut a backoff short
 		}
-		if backoff == 0 && o.sent != nil && o.sent.unsettled() {
+		if settle, ok := o.settleWait(time.Now()); ok && backoff == 0 {
 			// Published rows wait for a transaction to delete them
 			// (sentRows); when no commit wakes the relay soon, it
-			// deletes them itself.
-			quiet := min(wait, o.opts.DeleteDelay)
+			// deletes those that are due itself.
+			quiet := min(wait, settle)
 			woken, ok := o.sleep(quiet, wake)
 			if !ok {
 				return
 			}
 			if woken {
 				wait = 0
+			} else if o.settleSent(ctx, false) {
+				continue // a pass, then the wait for the rows not due yet
 			} else {
-				o.settleSent(ctx)
 				wait -= quiet
 			}
 		}
@@ -224,7 +227,7 @@ func (o *Outbox) pass(ctx context.Context, sel selection) (claimed, sent int, la
 		return len(rows), 0, last, err
 	}
 	if !sel.parked && !slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
-		o.sent.published(last) // deleted later (sentRows)
+		o.sent.published(last, time.Now()) // deleted later (sentRows)
 		return len(rows), len(rows), last, nil
 	}
 	err = o.db.InTx(ctx, func(tx *store.Tx) error {

@@ -39,7 +39,7 @@ func sqliteOutbox(t *testing.T, opts outbox.Options) (*store.DB, *outbox.Outbox,
 // transaction that adds to the outbox deletes them, and Stop deletes what
 // is left. Meanwhile they count as published, not pending.
 func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
-	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour})
+	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: -1})
 	passes := outbox.CountPasses(o)
 	for i := range 5 {
 		enqueue(i)
@@ -74,7 +74,7 @@ func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
 // TestPublishedRowsGoWhenQuiet: with no write to carry the delete, the
 // relay deletes the rows it published itself, DeleteDelay after its pass.
 func TestPublishedRowsGoWhenQuiet(t *testing.T) {
-	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: 100 * time.Millisecond})
+	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: 100 * time.Millisecond, KeepPublished: -1})
 	passes := outbox.CountPasses(o)
 	startOutbox(t, o)
 	for i := range 3 {
@@ -84,42 +84,33 @@ func TestPublishedRowsGoWhenQuiet(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, "the published rows deleted", func() bool { return outboxLen(t, db) == 0 })
 }
 
-// TestPublishedRowsRepublishedAfterACrash: rows published but not yet
-// deleted when the relay dies go out again from the next one, and the
-// stream keeps each event once (JetStream's duplicate window).
-func TestPublishedRowsRepublishedAfterACrash(t *testing.T) {
-	ctx := ctxT(t)
-	b := bustest.Open(t, bustest.Embedded)
-	db := storetest.Open(t, store.SQLite, sets...)
-	svc := bustest.Service(t, b)
-	first := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour})
-	passes := outbox.CountPasses(first)
-	const events = 20
-	for i := range events {
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return first.Enqueue(ctx, tx, newEvent(t, svc, i)) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	startOutbox(t, first)
+// TestPublishedRowsKeptUntilFlushed: a published row outlives
+// KeepPublished — the time the bus may hold an acknowledged event before
+// it reaches the disk — so a write soon after the pass leaves it and one
+// after that deletes it. On the embedded server the default is twice its
+// flush interval.
+func TestPublishedRowsKeptUntilFlushed(t *testing.T) {
+	const keep = time.Second
+	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: keep})
+	passes := outbox.CountPasses(o)
+	startOutbox(t, o)
+	enqueue(0)
 	testenv.WaitFor(t, 10*time.Second, "a pass", func() bool { return passes() >= 1 })
-	gone, cancel := context.WithCancel(ctx)
-	cancel()
-	_ = first.Stop(gone) // killed: no time to delete
-	if n := outboxLen(t, db); n != events {
-		t.Fatalf("%d rows after the crash, want all %d (published, not deleted)", n, events)
+	published := time.Now()
+	time.Sleep(keep / 2)
+	enqueue(1) // the first row is kept
+	if n := outboxLen(t, db); n != 2 && time.Since(published) < keep {
+		t.Fatalf("%d rows after a write within KeepPublished of the pass, want 2: the published one is kept", n)
+	}
+	testenv.WaitFor(t, 10*time.Second, "the second event published", func() bool { return passes() >= 2 })
+	time.Sleep(time.Until(published.Add(keep + keep/10)))
+	enqueue(2) // the first row is due now, the second not yet
+	if n := outboxLen(t, db); n != 2 {
+		t.Fatalf("%d rows after a write past KeepPublished, want 2: the first one deleted", n)
 	}
 
-	second := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, DeleteDelay: 50 * time.Millisecond})
-	again := outbox.CountPasses(second)
-	startOutbox(t, second)
-	testenv.WaitFor(t, 10*time.Second, "the rows published again and deleted", func() bool {
-		return again() >= 1 && outboxLen(t, db) == 0
-	})
-	info, err := b.JetStream().Stream(ctx, bus.StreamName(svc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := info.CachedInfo().State.Msgs; got != events {
-		t.Errorf("stream holds %d messages, want %d (republished ones deduplicated)", got, events)
+	quiet := newOutbox(t, db, bustest.Open(t, bustest.Embedded), outbox.Options{})
+	if got, want := outbox.KeepPublishedOf(quiet), 2*bus.EmbeddedSyncInterval; got != want {
+		t.Errorf("KeepPublished on the embedded server %v, want %v", got, want)
 	}
 }
