@@ -33,3 +33,7 @@ func CountPasses(o *Outbox) func() int {
 
 // KeepPublishedOf returns o's KeepPublished, its default applied.
 func KeepPublishedOf(o *Outbox) time.Duration { return o.opts.KeepPublished }
+
+// PublishedThrough returns the seq through which o's relay has published
+// every row that is not parked (SQLite; 0 on PostgreSQL).
+func PublishedThrough(o *Outbox) int64 { return o.cursor() }

@@ -73,10 +73,10 @@ type Options struct {
 	// order; default 5m. One that goes out then is deleted as any other.
 	ParkedRetry time.Duration
 	// DeleteDelay is how long, on SQLite, published rows that are due
-	// wait for a transaction that adds to the outbox to delete them before
-	// the relay deletes them in a transaction of its own (see sentRows);
-	// default 100ms, and a negative DeleteDelay deletes them after every
-	// pass.
+	// (see KeepPublished) wait for a transaction that adds to the outbox
+	// to delete them before the relay deletes them in a transaction of its
+	// own (see sentRows); default 100ms, and a negative DeleteDelay does
+	// not wait.
 	DeleteDelay time.Duration
 	// KeepPublished is how long, on SQLite, a published row is kept
 	// before it may be deleted, so that an event the bus acknowledged but
@@ -210,7 +210,7 @@ func (o *Outbox) Add(ctx context.Context, tx *store.Tx, entries ...Entry) error 
 	if len(entries) > 0 {
 		tx.OnCommit(o.Wake)
 		if o.sent != nil {
-			tx.BeforeCommit(o.deleteKey, func(ctx context.Context) error { return o.deleteSent(ctx, tx, false) })
+			tx.BeforeCommit(o.deleteKey, func(ctx context.Context) error { return o.deleteSentBefore(ctx, tx) })
 		}
 	}
 	return nil

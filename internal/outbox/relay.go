@@ -35,9 +35,7 @@ type row struct {
 // NATS outage costs a few attempts, not a busy loop.
 func (o *Outbox) run(ctx context.Context) {
 	defer close(o.done)
-	// All the rows it published, so that a restart does not publish them
-	// again: the bus flushes its store as it closes, after the outbox.
-	defer o.settleSent(ctx, true)
+	defer o.settleSent(ctx) // those that are due; the next relay publishes the others again (sentRows)
 	backoff := time.Duration(0)
 	o.metrics.countParked(ctx, o.db)
 	parkedDue := time.Now().Add(o.opts.ParkedRetry)
@@ -94,11 +92,12 @@ func (o *Outbox) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if woken {
+			switch {
+			case woken:
 				wait = 0
-			} else if o.settleSent(ctx, false) {
-				continue // a pass, then the wait for the rows not due yet
-			} else {
+			case o.settleSent(ctx):
+				wait = 0 // a pass, then the wait for the rows not due yet
+			default:
 				wait -= quiet
 			}
 		}

@@ -17,23 +17,26 @@ import (
 // after it), and the delete rides on the next transaction that adds to the
 // outbox, as one more statement before its commit (Add arranges it). When
 // no such transaction comes for Options.DeleteDelay — the outbox has gone
-// quiet — the relay deletes them itself, and it does before it stops.
+// quiet — the relay deletes them itself, as it does before it stops.
 //
 // A row is deleted only once it has been published for
 // Options.KeepPublished: the embedded NATS server flushes its store to
-// disk every second, so an event it acknowledged can still be lost to an
-// OS crash or a power loss for that long, and its row, kept, publishes it
-// again on restart. A crash before the delete publishes those rows again,
-// as a crash between publish and delete always could: JetStream drops
+// disk every second (and not as it stops), so an event it acknowledged can
+// still be lost to an OS crash or a power loss for that long, and its
+// row, kept, publishes it again on restart. Rows still kept when the relay
+// stops are published again by the next one. Either way JetStream drops
 // them as duplicates within its window and idempotent consumers
-// (internal/inbox) drop any that get past it.
+// (internal/inbox) drop any that get past it, as after a crash between
+// publish and delete. Not kept: the rows a pass published while another
+// of its rows failed, and parked rows published on retry, which that pass
+// deletes at once, as on PostgreSQL.
 //
 // One range covers them: rows are numbered in commit order (SQLite commits
 // one transaction at a time, and AUTOINCREMENT never reuses a number), a
 // pass moves the cursor only when it published every row it read, and a
-// row a pass could not publish stays after the cursor until one does. The
-// range can hold parked rows (passes read past them), which the delete
-// leaves.
+// row a pass could not publish stays after the cursor until one does or it
+// is parked. The range can hold parked rows (passes read past them), which
+// the delete leaves.
 type sentRows struct {
 	keep time.Duration // Options.KeepPublished
 
@@ -95,24 +98,38 @@ func (s *sentRows) dropped(through int64) {
 	s.passes = s.passes[n:]
 }
 
-// deleteSent deletes in tx the published rows that are due (all of them
-// when all is set) and marks them deleted once tx commits. It runs once
-// per transaction that adds to the outbox (Add registers it to run before
-// the commit), and in the relay's own transaction when the outbox is
-// quiet. A transaction that rolls back leaves them to the next one.
-func (o *Outbox) deleteSent(ctx context.Context, tx *store.Tx, all bool) error {
+// deleteSent deletes in tx the published rows that are due, at most
+// deleteMax of them (a backlog drained while no write came goes a slice
+// at a time), and marks them deleted once tx commits; it reports whether
+// there were any. It runs once per transaction that adds to the outbox
+// (Add registers it to run before the commit), and in the relay's own
+// transaction when the outbox is quiet. A transaction that rolls back
+// leaves them to the next one.
+func (o *Outbox) deleteSent(ctx context.Context, tx *store.Tx) (bool, error) {
 	from, through, _ := o.sent.due(time.Now())
-	if all {
-		through = o.sent.cursor()
-	}
+	through = min(through, from+o.deleteMax())
 	if through <= from {
-		return nil
+		return false, nil
 	}
 	if _, err := tx.ExecContext(ctx,
 		`DELETE FROM bam_outbox WHERE seq > $1 AND seq <= $2 AND parked_at IS NULL`, from, through); err != nil {
-		return fmt.Errorf("outbox: delete published: %w", err)
+		return false, fmt.Errorf("outbox: delete published: %w", err)
 	}
 	tx.OnCommit(func() { o.sent.dropped(through) })
+	return true, nil
+}
+
+// deleteMax bounds the rows one statement of deleteSent deletes: ten
+// passes' worth.
+func (o *Outbox) deleteMax() int64 { return 10 * int64(o.opts.BatchSize) }
+
+// deleteSentBefore is deleteSent as the work of a transaction that adds to
+// the outbox: housekeeping that must not fail the caller's change, so a
+// failure is logged and the rows are left for the next transaction.
+func (o *Outbox) deleteSentBefore(ctx context.Context, tx *store.Tx) error {
+	if _, err := o.deleteSent(ctx, tx); err != nil {
+		o.log.Warn("outbox: deleting published events in a write failed; they are deleted later", "err", err)
+	}
 	return nil
 }
 
@@ -133,18 +150,27 @@ func (o *Outbox) settleWait(now time.Time) (wait time.Duration, ok bool) {
 	return 0, false
 }
 
-// settleSent deletes the published rows that are due, or all of them, in
-// a transaction of the relay's own, and reports whether it did; a failure
-// leaves them for the next transaction or the next try.
-func (o *Outbox) settleSent(ctx context.Context, all bool) bool {
+// settleSent deletes the published rows that are due in a transaction of
+// the relay's own, and reports whether it deleted any; a failure leaves
+// them for the next transaction or the next try.
+func (o *Outbox) settleSent(ctx context.Context) bool {
 	if o.sent == nil || ctx.Err() != nil {
 		return false // a killed relay leaves them, as a crash would
 	}
+	if from, through, _ := o.sent.due(time.Now()); through <= from {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := o.db.InTx(ctx, func(tx *store.Tx) error { return o.deleteSent(ctx, tx, all) }); err != nil {
+	var deleted bool
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		deleted, err = o.deleteSent(ctx, tx)
+		return err
+	})
+	if err != nil {
 		o.log.Warn("outbox relay: deleting published events failed; they are deleted later", "err", err)
 		return false
 	}
-	return true
+	return deleted
 }

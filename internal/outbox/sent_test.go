@@ -40,13 +40,12 @@ func sqliteOutbox(t *testing.T, opts outbox.Options) (*store.DB, *outbox.Outbox,
 // is left. Meanwhile they count as published, not pending.
 func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
 	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: -1})
-	passes := outbox.CountPasses(o)
 	for i := range 5 {
 		enqueue(i)
 	}
 	startOutbox(t, o)
-	testenv.WaitFor(t, 10*time.Second, "a pass", func() bool { return passes() >= 1 })
-	time.Sleep(50 * time.Millisecond) // room for a delete, were the relay to make one
+	testenv.WaitFor(t, 10*time.Second, "the five rows published", func() bool { return outbox.PublishedThrough(o) == 5 })
+	time.Sleep(50 * time.Millisecond) // room for a delete, were the relay to make one, and for its gauges
 	if n := outboxLen(t, db); n != 5 {
 		t.Fatalf("%d rows after the pass, want its 5 published rows kept for the next write", n)
 	}
@@ -62,7 +61,7 @@ func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
 	if err := db.SQL().QueryRowContext(t.Context(), `SELECT id FROM bam_outbox`).Scan(&id); err != nil || id != last.ID() {
 		t.Fatalf("the row left is %q (%v), want the last event's %s", id, err, last.ID())
 	}
-	testenv.WaitFor(t, 10*time.Second, "the last event published", func() bool { return passes() >= 2 })
+	testenv.WaitFor(t, 10*time.Second, "the last event published", func() bool { return outbox.PublishedThrough(o) == 6 })
 	if err := o.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +73,18 @@ func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
 // TestPublishedRowsGoWhenQuiet: with no write to carry the delete, the
 // relay deletes the rows it published itself, DeleteDelay after its pass.
 func TestPublishedRowsGoWhenQuiet(t *testing.T) {
-	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: 100 * time.Millisecond, KeepPublished: -1})
-	passes := outbox.CountPasses(o)
-	startOutbox(t, o)
+	const delay = time.Second
+	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: delay, KeepPublished: -1})
 	for i := range 3 {
 		enqueue(i)
 	}
-	testenv.WaitFor(t, 10*time.Second, "the events published", func() bool { return passes() >= 1 })
-	testenv.WaitFor(t, 5*time.Second, "the published rows deleted", func() bool { return outboxLen(t, db) == 0 })
+	startOutbox(t, o) // one pass, and no write after it
+	testenv.WaitFor(t, 10*time.Second, "the events published", func() bool { return outbox.PublishedThrough(o) == 3 })
+	published := time.Now()
+	if n := outboxLen(t, db); n != 3 && time.Since(published) < delay {
+		t.Fatalf("%d rows right after the pass, want its 3 published rows kept for DeleteDelay", n)
+	}
+	testenv.WaitFor(t, 10*time.Second, "the published rows deleted", func() bool { return outboxLen(t, db) == 0 })
 }
 
 // TestPublishedRowsKeptUntilFlushed: a published row outlives
@@ -92,17 +95,16 @@ func TestPublishedRowsGoWhenQuiet(t *testing.T) {
 func TestPublishedRowsKeptUntilFlushed(t *testing.T) {
 	const keep = time.Second
 	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: keep})
-	passes := outbox.CountPasses(o)
 	startOutbox(t, o)
 	enqueue(0)
-	testenv.WaitFor(t, 10*time.Second, "a pass", func() bool { return passes() >= 1 })
-	published := time.Now()
+	testenv.WaitFor(t, 10*time.Second, "the first row published", func() bool { return outbox.PublishedThrough(o) == 1 })
+	published := time.Now() // after the relay noted it: the row is at least this old
 	time.Sleep(keep / 2)
 	enqueue(1) // the first row is kept
 	if n := outboxLen(t, db); n != 2 && time.Since(published) < keep {
 		t.Fatalf("%d rows after a write within KeepPublished of the pass, want 2: the published one is kept", n)
 	}
-	testenv.WaitFor(t, 10*time.Second, "the second event published", func() bool { return passes() >= 2 })
+	testenv.WaitFor(t, 10*time.Second, "the second row published", func() bool { return outbox.PublishedThrough(o) == 2 })
 	time.Sleep(time.Until(published.Add(keep + keep/10)))
 	enqueue(2) // the first row is due now, the second not yet
 	if n := outboxLen(t, db); n != 2 {
@@ -113,4 +115,59 @@ func TestPublishedRowsKeptUntilFlushed(t *testing.T) {
 	if got, want := outbox.KeepPublishedOf(quiet), 2*bus.EmbeddedSyncInterval; got != want {
 		t.Errorf("KeepPublished on the embedded server %v, want %v", got, want)
 	}
+}
+
+// TestPublishedRowsRepublishedAfterARestart: rows published but still
+// kept (KeepPublished) when the relay stops — or dies — go out again from
+// the next one, and the stream keeps each event once (JetStream's
+// duplicate window).
+func TestPublishedRowsRepublishedAfterARestart(t *testing.T) {
+	ctx := ctxT(t)
+	b := bustest.Open(t, bustest.Embedded)
+	db := storetest.Open(t, store.SQLite, sets...)
+	svc := bustest.Service(t, b)
+	first := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: time.Hour})
+	const events = 20
+	for i := range events {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return first.Enqueue(ctx, tx, newEvent(t, svc, i)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startOutbox(t, first)
+	testenv.WaitFor(t, 10*time.Second, "the rows published", func() bool { return outbox.PublishedThrough(first) == events })
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := outboxLen(t, db); n != events {
+		t.Fatalf("%d rows after the relay stopped, want all %d (published, kept)", n, events)
+	}
+
+	second := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, DeleteDelay: 50 * time.Millisecond, KeepPublished: -1})
+	again := outbox.CountPasses(second)
+	startOutbox(t, second)
+	testenv.WaitFor(t, 10*time.Second, "the rows published again and deleted", func() bool {
+		return again() >= 1 && outboxLen(t, db) == 0
+	})
+	info, err := b.JetStream().Stream(ctx, bus.StreamName(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.CachedInfo().State.Msgs; got != events {
+		t.Errorf("stream holds %d messages, want %d (republished ones deduplicated)", got, events)
+	}
+}
+
+// TestPublishedBacklogDeletedInSlices: a backlog published while no write
+// came is deleted a slice at a time (ten passes' worth per statement),
+// to the last row.
+func TestPublishedBacklogDeletedInSlices(t *testing.T) {
+	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, BatchSize: 2, DeleteDelay: 10 * time.Millisecond, KeepPublished: -1})
+	const events = 55 // 28 passes, deleted 20 rows at a time
+	for i := range events {
+		enqueue(i)
+	}
+	startOutbox(t, o)
+	testenv.WaitFor(t, 20*time.Second, "every row published and deleted", func() bool {
+		return outbox.PublishedThrough(o) == events && outboxLen(t, db) == 0
+	})
 }
