@@ -12,7 +12,7 @@ import (
 )
 
 // EmbeddedSyncInterval is how often the embedded server flushes its store.
-const EmbeddedSyncInterval = time.Second
+const EmbeddedSyncInterval = 100 * time.Millisecond
 
 // startEmbedded runs a JetStream-enabled nats-server in this process. With no
 // Listen address it opens no socket: clients reach it through
@@ -39,7 +39,10 @@ func (b *Bus) startEmbedded() error {
 		// the OS's cache, so an OS crash or power loss can lose that much
 		// of the stream; on SQLite the outbox keeps an event's row longer
 		// than that (FlushDelay, outbox.Options.KeepPublished) and
-		// publishes it again. (SyncAlways would close the window at an
+		// publishes it again. A short interval keeps that outbox small: a
+		// flush every second, rows kept two, held ~13,000 rows under a
+		// create load and cost 2–3 % of its creates; every 100 ms costs
+		// nothing measurable. (SyncAlways would close the window at an
 		// fsync per message, about the disk's flush rate in events/s.)
 		SyncInterval: EmbeddedSyncInterval,
 	}

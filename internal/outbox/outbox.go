@@ -81,7 +81,7 @@ type Options struct {
 	// KeepPublished is how long, on SQLite, a published row is kept
 	// before it may be deleted, so that an event the bus acknowledged but
 	// had not flushed to disk yet is published again after an OS crash;
-	// default twice the bus's FlushDelay (2s on the embedded server, 0 on
+	// default twice the bus's FlushDelay (200ms on the embedded server, 0 on
 	// an external one), and a negative KeepPublished keeps none.
 	KeepPublished time.Duration
 }

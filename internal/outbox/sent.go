@@ -21,8 +21,9 @@ import (
 //
 // A row is deleted only once it has been published for
 // Options.KeepPublished: the embedded NATS server flushes its store to
-// disk every second (and not as it stops), so an event it acknowledged can
-// still be lost to an OS crash or a power loss for that long, and its
+// disk every bus.EmbeddedSyncInterval (and not as it stops), so an event
+// it acknowledged can still be lost to an OS crash or a power loss for
+// that long, and its
 // row, kept, publishes it again on restart. Rows still kept when the relay
 // stops are published again by the next one. Either way JetStream drops
 // them as duplicates within its window and idempotent consumers
