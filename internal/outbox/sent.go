@@ -23,14 +23,13 @@ import (
 // Options.KeepPublished: the embedded NATS server flushes its store to
 // disk every bus.EmbeddedSyncInterval (and not as it stops), so an event
 // it acknowledged can still be lost to an OS crash or a power loss for
-// that long, and its
-// row, kept, publishes it again on restart. Rows still kept when the relay
-// stops are published again by the next one. Either way JetStream drops
-// them as duplicates within its window and idempotent consumers
-// (internal/inbox) drop any that get past it, as after a crash between
-// publish and delete. Not kept: the rows a pass published while another
-// of its rows failed, and parked rows published on retry, which that pass
-// deletes at once, as on PostgreSQL.
+// that long, and its row, kept, publishes it again on restart. Rows still
+// kept when the relay stops are published again by the next one. Either
+// way JetStream drops them as duplicates within its window and idempotent
+// consumers (internal/inbox) drop any that get past it, as after a crash
+// between publish and delete. Not kept: the rows a pass published while
+// another of its rows failed, and parked rows published on retry, which
+// that pass deletes at once, as on PostgreSQL.
 //
 // One range covers them: rows are numbered in commit order (SQLite commits
 // one transaction at a time, and AUTOINCREMENT never reuses a number), a
