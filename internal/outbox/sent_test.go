@@ -98,7 +98,7 @@ func TestPublishedRowsKeptUntilFlushed(t *testing.T) {
 	startOutbox(t, o)
 	enqueue(0)
 	testenv.WaitFor(t, 10*time.Second, "the first row published", func() bool { return outbox.PublishedThrough(o) == 1 })
-	published := time.Now() // after the relay noted it: the row is at least this old
+	published := time.Now() // after the relay noted the row: it is older than this
 	time.Sleep(keep / 2)
 	enqueue(1) // the first row is kept
 	if n := outboxLen(t, db); n != 2 && time.Since(published) < keep {
@@ -111,8 +111,8 @@ func TestPublishedRowsKeptUntilFlushed(t *testing.T) {
 		t.Fatalf("%d rows after a write past KeepPublished, want 2: the first one deleted", n)
 	}
 
-	quiet := newOutbox(t, db, bustest.Open(t, bustest.Embedded), outbox.Options{})
-	if got, want := outbox.KeepPublishedOf(quiet), 2*bus.EmbeddedSyncInterval; got != want {
+	defaults := newOutbox(t, db, bustest.Open(t, bustest.Embedded), outbox.Options{})
+	if got, want := outbox.KeepPublishedOf(defaults), 2*bus.EmbeddedSyncInterval; got != want {
 		t.Errorf("KeepPublished on the embedded server %v, want %v", got, want)
 	}
 }
