@@ -13,25 +13,32 @@ import (
 	"github.com/bamhq/bam/internal/testenv"
 )
 
-// sqliteOutbox opens a SQLite database and an embedded bus with a stream,
-// and returns an outbox on them with opts, not started, and an enqueue
-// of one event per transaction.
-func sqliteOutbox(t *testing.T, opts outbox.Options) (*store.DB, *outbox.Outbox, func(i int) bus.Event) {
+// sqliteRelay is an outbox on a SQLite database and an embedded bus with
+// a stream for service svc.
+type sqliteRelay struct {
+	db  *store.DB
+	bus *bus.Bus
+	svc string
+	o   *outbox.Outbox // with the options given, not started
+}
+
+// newSQLiteRelay opens a sqliteRelay with opts.
+func newSQLiteRelay(t *testing.T, opts outbox.Options) sqliteRelay {
 	t.Helper()
-	ctx := ctxT(t)
 	b := bustest.Open(t, bustest.Embedded)
 	db := storetest.Open(t, store.SQLite, sets...)
-	svc := bustest.Service(t, b)
-	o := newOutbox(t, db, b, opts)
-	enqueue := func(i int) bus.Event {
-		t.Helper()
-		ev := newEvent(t, svc, i)
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return o.Enqueue(ctx, tx, ev) }); err != nil {
-			t.Fatal(err)
-		}
-		return ev
+	return sqliteRelay{db: db, bus: b, svc: bustest.Service(t, b), o: newOutbox(t, db, b, opts)}
+}
+
+// enqueue adds event i in a transaction of its own.
+func (r sqliteRelay) enqueue(t *testing.T, i int) bus.Event {
+	t.Helper()
+	ctx := ctxT(t)
+	ev := newEvent(t, r.svc, i)
+	if err := r.db.InTx(ctx, func(tx *store.Tx) error { return r.o.Enqueue(ctx, tx, ev) }); err != nil {
+		t.Fatal(err)
 	}
-	return db, o, enqueue
+	return ev
 }
 
 // TestPublishedRowsGoWithTheNextWrite: on SQLite a pass that publishes
@@ -39,9 +46,10 @@ func sqliteOutbox(t *testing.T, opts outbox.Options) (*store.DB, *outbox.Outbox,
 // transaction that adds to the outbox deletes them, and Stop deletes what
 // is left. Meanwhile they count as published, not pending.
 func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
-	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: -1})
+	r := newSQLiteRelay(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: -1})
+	db, o := r.db, r.o
 	for i := range 5 {
-		enqueue(i)
+		r.enqueue(t, i)
 	}
 	startOutbox(t, o)
 	testenv.WaitFor(t, 10*time.Second, "the five rows published", func() bool { return outbox.PublishedThrough(o) == 5 })
@@ -53,7 +61,7 @@ func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
 		t.Errorf("bam_outbox_pending %v, bam_outbox_lag_seconds %v; want 0, 0 (the rows are published)", pending, lag)
 	}
 
-	last := enqueue(5)
+	last := r.enqueue(t, 5)
 	if n := outboxLen(t, db); n != 1 {
 		t.Fatalf("%d rows after the next write, want 1: its own", n)
 	}
@@ -74,9 +82,10 @@ func TestPublishedRowsGoWithTheNextWrite(t *testing.T) {
 // relay deletes the rows it published itself, DeleteDelay after its pass.
 func TestPublishedRowsGoWhenQuiet(t *testing.T) {
 	const delay = time.Second
-	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: delay, KeepPublished: -1})
+	r := newSQLiteRelay(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: delay, KeepPublished: -1})
+	db, o := r.db, r.o
 	for i := range 3 {
-		enqueue(i)
+		r.enqueue(t, i)
 	}
 	startOutbox(t, o) // one pass, and no write after it
 	testenv.WaitFor(t, 10*time.Second, "the events published", func() bool { return outbox.PublishedThrough(o) == 3 })
@@ -94,24 +103,25 @@ func TestPublishedRowsGoWhenQuiet(t *testing.T) {
 // flush interval.
 func TestPublishedRowsKeptUntilFlushed(t *testing.T) {
 	const keep = time.Second
-	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: keep})
+	r := newSQLiteRelay(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: keep})
+	db, o := r.db, r.o
 	startOutbox(t, o)
-	enqueue(0)
+	r.enqueue(t, 0)
 	testenv.WaitFor(t, 10*time.Second, "the first row published", func() bool { return outbox.PublishedThrough(o) == 1 })
 	published := time.Now() // after the relay noted the row: it is older than this
 	time.Sleep(keep / 2)
-	enqueue(1) // the first row is kept
+	r.enqueue(t, 1) // the first row is kept
 	if n := outboxLen(t, db); n != 2 && time.Since(published) < keep {
 		t.Fatalf("%d rows after a write within KeepPublished of the pass, want 2: the published one is kept", n)
 	}
 	testenv.WaitFor(t, 10*time.Second, "the second row published", func() bool { return outbox.PublishedThrough(o) == 2 })
 	time.Sleep(time.Until(published.Add(keep + keep/10)))
-	enqueue(2) // the first row is due now, the second not yet
+	r.enqueue(t, 2) // the first row is due now, the second not yet
 	if n := outboxLen(t, db); n != 2 {
 		t.Fatalf("%d rows after a write past KeepPublished, want 2: the first one deleted", n)
 	}
 
-	defaults := newOutbox(t, db, bustest.Open(t, bustest.Embedded), outbox.Options{})
+	defaults := newOutbox(t, db, r.bus, outbox.Options{})
 	if got, want := outbox.KeepPublishedOf(defaults), 2*bus.EmbeddedSyncInterval; got != want {
 		t.Errorf("KeepPublished on the embedded server %v, want %v", got, want)
 	}
@@ -123,15 +133,11 @@ func TestPublishedRowsKeptUntilFlushed(t *testing.T) {
 // duplicate window).
 func TestPublishedRowsRepublishedAfterARestart(t *testing.T) {
 	ctx := ctxT(t)
-	b := bustest.Open(t, bustest.Embedded)
-	db := storetest.Open(t, store.SQLite, sets...)
-	svc := bustest.Service(t, b)
-	first := newOutbox(t, db, b, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: time.Hour})
+	r := newSQLiteRelay(t, outbox.Options{PollInterval: time.Hour, DeleteDelay: time.Hour, KeepPublished: time.Hour})
+	db, b, first := r.db, r.bus, r.o
 	const events = 20
 	for i := range events {
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return first.Enqueue(ctx, tx, newEvent(t, svc, i)) }); err != nil {
-			t.Fatal(err)
-		}
+		r.enqueue(t, i)
 	}
 	startOutbox(t, first)
 	testenv.WaitFor(t, 10*time.Second, "the rows published", func() bool { return outbox.PublishedThrough(first) == events })
@@ -148,7 +154,7 @@ func TestPublishedRowsRepublishedAfterARestart(t *testing.T) {
 	testenv.WaitFor(t, 10*time.Second, "the rows published again and deleted", func() bool {
 		return again() >= 1 && outboxLen(t, db) == 0
 	})
-	info, err := b.JetStream().Stream(ctx, bus.StreamName(svc))
+	info, err := b.JetStream().Stream(ctx, bus.StreamName(r.svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +167,11 @@ func TestPublishedRowsRepublishedAfterARestart(t *testing.T) {
 // came is deleted a slice at a time (ten passes' worth per statement),
 // to the last row.
 func TestPublishedBacklogDeletedInSlices(t *testing.T) {
-	db, o, enqueue := sqliteOutbox(t, outbox.Options{PollInterval: time.Hour, BatchSize: 2, DeleteDelay: 10 * time.Millisecond, KeepPublished: -1})
+	r := newSQLiteRelay(t, outbox.Options{PollInterval: time.Hour, BatchSize: 2, DeleteDelay: 10 * time.Millisecond, KeepPublished: -1})
+	db, o := r.db, r.o
 	const events = 55 // 28 passes, deleted 20 rows at a time
 	for i := range events {
-		enqueue(i)
+		r.enqueue(t, i)
 	}
 	startOutbox(t, o)
 	testenv.WaitFor(t, 20*time.Second, "every row published and deleted", func() bool {
