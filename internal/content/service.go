@@ -86,6 +86,7 @@ type Service struct {
 	rules    *ruleCache
 	relCache *changeCache // relation data of recent changes, for realtime matchers
 	writes   *committer   // group commit of single-record writes (groupcommit.go)
+	indexer  *schema.Indexer
 
 	filterPaths filterPaths  // the relation paths of live subscriptions' filters
 	lastRefresh atomic.Int64 // unix ns of the last refreshSometimes
@@ -122,7 +123,8 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 	if err := s.Registry.PrepareSearch(ctx); err != nil {
 		return nil, err
 	}
-	s.Records = records.New(d.DB, s.Registry)
+	s.indexer = schema.NewIndexer(d.DB, schema.IndexerOptions{Log: d.Log})
+	s.Records = records.NewWithOptions(d.DB, s.Registry, records.Options{Indexer: s.indexer})
 	s.rules = newRuleCache(s.Registry, d.Log)
 	s.relCache = newChangeCache()
 	s.writes = newCommitter(d.DB)
@@ -131,8 +133,13 @@ func New(ctx context.Context, d Deps, o Options) (*Service, error) {
 	return s, nil
 }
 
-// Close ends the realtime connections.
-func (s *Service) Close() { s.Hub.Close() }
+// Close ends the realtime connections and the background indexing of new
+// records for search (what is left is indexed by the next search, or at
+// the next start).
+func (s *Service) Close() {
+	s.Hub.Close()
+	s.indexer.Close()
+}
 
 // collection returns the committed definition of name. When it is unknown
 // here the registry is refreshed first (one small query; a full reload

@@ -86,7 +86,7 @@ func (s *Store) Write(ctx context.Context, tx *store.Tx, d *Draft, access *Acces
 	if _, err := tx.ExecContext(ctx, m.insertSQL(d.idx), args...); err != nil {
 		return nil, m.uniqueError(err)
 	}
-	schema.IndexPending(tx, m.c)
+	s.index.Inserted(tx, m.c) // before wrote: a List that counts after this commit finds the rows (list.go)
 	s.wrote(tx, m.table)
 	if err := s.admit(ctx, tx, m, d.id, access, "create"); err != nil {
 		return nil, err

@@ -18,6 +18,9 @@ type Options struct {
 	// QueryTimeout bounds the queries of one List; DefaultQueryTimeout
 	// if 0.
 	QueryTimeout time.Duration
+	// Indexer indexes inserted records for search after their
+	// transactions commit (SQLite); nil: before they commit.
+	Indexer *schema.Indexer
 }
 
 // Store reads and writes records of the collections in a schema.Registry.
@@ -29,6 +32,7 @@ type Store struct {
 	now     func() time.Time
 	batch   int
 	timeout time.Duration // of a List
+	index   *schema.Indexer
 
 	metas  sync.Map // collection name → *meta (the latest definition seen)
 	stmts  *stmtCache
@@ -40,7 +44,8 @@ func New(db *store.DB, reg *schema.Registry) *Store { return NewWithOptions(db, 
 
 // NewWithOptions is New with options.
 func NewWithOptions(db *store.DB, reg *schema.Registry, o Options) *Store {
-	s := &Store{db: db, reg: reg, dialect: db.Dialect(), now: o.Now, batch: o.ScanBatch, timeout: o.QueryTimeout}
+	s := &Store{db: db, reg: reg, dialect: db.Dialect(), now: o.Now, batch: o.ScanBatch, timeout: o.QueryTimeout,
+		index: o.Indexer}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -77,11 +78,11 @@ func triggerNames(collection string) (ins, del, upd string) {
 	return p + "ai", p + "ad", p + "au"
 }
 
-// pendingTable is the SQLite table of the rows the current transaction
-// inserted and c_N_fts does not hold yet: empty whenever no transaction
-// is open, but for rows inserted by other means than bam, which
-// Registry.PrepareSearch indexes at start. Its name holds "_fts_", which
-// collection names may not.
+// pendingTable is the SQLite table of the rows inserted that c_N_fts does
+// not hold yet: those of the current transaction (IndexPending), those
+// committed since the Indexer's last pass, and rows inserted by other
+// means than bam, which Registry.PrepareSearch indexes at start. Its name
+// holds "_fts_", which collection names may not.
 func pendingTable(collection string) string { return FTSTable(collection) + "_new" }
 
 // createSearch returns the statements creating c's full-text objects and
@@ -116,8 +117,9 @@ func createSearch(c *Collection, d store.Dialect) []string {
 // triggers keeping c_N_fts in step (SQLite). Each statement that writes to
 // an FTS5 table in a transaction makes it flush what it holds in memory to
 // a new segment on disk (its savepoint), so an insert only notes its row
-// in the pending table, and IndexPending indexes the transaction's rows
-// with one statement before it commits. An update or a delete of a row
+// in the pending table, and IndexPending (before the transaction commits)
+// or an Indexer (later, for many transactions at once) indexes the
+// pending rows with one statement. An update or a delete of a row
 // still pending leaves the index alone (the row is not in it: the flush
 // reads the row as it is then, a deleted row leaves the pending table);
 // of any other row it updates the index at once.
@@ -157,30 +159,50 @@ func dropTriggers(collection string) []string {
 
 // IndexPending makes tx, before it commits, index the rows of collection
 // c that it inserted (SQLite; nothing to do on PostgreSQL, whose search
-// column is computed by the insert). Call it from every write that inserts
-// into a collection's table: the first call of a transaction for c
-// registers the work, the others are free. The columns indexed are read
-// from the database, not from c, which may be older than the table.
+// column is computed by the insert), and any row still pending from an
+// earlier transaction. Call it from every write that inserts into a
+// collection's table, or let an Indexer do it later (Indexer.Inserted):
+// the first call of a transaction for c registers the work, the others
+// are free.
 func IndexPending(tx *store.Tx, c *Collection) {
 	if tx.Dialect() != store.SQLite {
 		return
 	}
 	name := c.Name
 	tx.BeforeCommit("schema.IndexPending "+name, func(ctx context.Context) error {
-		cols, err := ftsColumns(ctx, tx, name)
-		if err != nil || len(cols) == 0 { // not searchable (any more)
-			return err
-		}
-		// CROSS JOIN keeps this order (SQLite's planner, with no
-		// statistics, may scan the table instead): each pending row, then
-		// its record by rowid.
-		rid := quote(RowIDColumn)
-		return exec(ctx, tx, []string{
-			"INSERT INTO " + quote(FTSTable(name)) + " (rowid, " + quoteAll(cols) + ") SELECT t." + rid + ", " +
-				prefixed("t.", cols) + " FROM " + quote(pendingTable(name)) + " p CROSS JOIN " + quote(Table(name)) + " t WHERE t." + rid + " = p.rid",
-			"DELETE FROM " + quote(pendingTable(name)),
-		})
+		_, err := indexPending(ctx, tx, name, 0)
+		return err
 	})
+}
+
+// indexPending moves up to limit rows (every row if limit is 0) of
+// collection's pending table, in rowid order, into its full-text index in
+// tx, with one statement (one FTS5 segment), and returns how many it
+// moved. The columns indexed are read from the database, not from the
+// collection's definition, which may be older than the table.
+func indexPending(ctx context.Context, tx *store.Tx, collection string, limit int) (int64, error) {
+	cols, err := ftsColumns(ctx, tx, collection)
+	if err != nil || len(cols) == 0 { // not searchable (any more)
+		return 0, err
+	}
+	pending := "SELECT rid FROM " + quote(pendingTable(collection)) + " ORDER BY rid"
+	if limit > 0 {
+		pending += " LIMIT " + strconv.Itoa(limit)
+	}
+	// CROSS JOIN keeps this order (SQLite's planner, with no statistics,
+	// may scan the table instead): each pending row, then its record by
+	// rowid. The write lock is held: both statements see the same rows.
+	rid := quote(RowIDColumn)
+	insert := "INSERT INTO " + quote(FTSTable(collection)) + " (rowid, " + quoteAll(cols) + ") SELECT t." + rid + ", " +
+		prefixed("t.", cols) + " FROM (" + pending + ") p CROSS JOIN " + quote(Table(collection)) + " t WHERE t." + rid + " = p.rid"
+	if _, err := tx.ExecContext(ctx, insert); err != nil {
+		return 0, fmt.Errorf("schema: indexing %s: %w", collection, err)
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM "+quote(pendingTable(collection))+" WHERE rid IN ("+pending+")")
+	if err != nil {
+		return 0, fmt.Errorf("schema: indexing %s: %w", collection, err)
+	}
+	return res.RowsAffected()
 }
 
 // PrepareSearch readies the full-text objects of the searchable

@@ -24,6 +24,7 @@ type env struct {
 	t   *testing.T
 	db  *store.DB
 	reg *schema.Registry
+	ix  *schema.Indexer // indexes inserts for search; nil: before they commit
 }
 
 // run runs fn on every dialect, each with a fresh catalogue.
@@ -139,7 +140,7 @@ func (e *env) insertIn(tx *store.Tx, c *schema.Collection, input map[string]any,
 		ph[i] = "$" + strconv.Itoa(i+1)
 	}
 	_, err = tx.ExecContext(e.ctx(), "INSERT INTO "+schema.Table(c.Name)+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(ph, ", ")+")", args...)
-	schema.IndexPending(tx, c)
+	e.ix.Inserted(tx, c)
 	return id, err
 }
 
