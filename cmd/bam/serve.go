@@ -40,6 +40,7 @@ func newServeCmd() *cobra.Command {
 				}
 			}()
 			platform.ApplyMemoryLimit(p.Config, p.Log)
+			platform.ApplyProcs(p.Config, p.Log)
 			if err := os.MkdirAll(p.Config.DataDir, 0o750); err != nil {
 				return fmt.Errorf("data directory: %w", err)
 			}

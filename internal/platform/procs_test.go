@@ -1,0 +1,50 @@
+package platform_test
+
+import (
+	"log/slog"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/bamhq/bam/internal/config"
+	"github.com/bamhq/bam/internal/platform"
+)
+
+func TestProcs(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		db       string
+		services []string
+		want     int
+		set      bool
+	}{
+		{name: "embedded setup", services: []string{"all"}, want: 3, set: true},
+		{name: "sqlite URL, auth alone", db: "sqlite:/data/auth.db", services: []string{"auth"}, want: 3, set: true},
+		{name: "PostgreSQL", db: "postgres://db/bam", services: []string{"all"}, want: 2},
+		{name: "gateway alone", services: []string{"gateway"}, want: 2},
+		{name: "gateway and content", services: []string{"gateway", "content"}, want: 3, set: true},
+	} {
+		cfg := config.Defaults()
+		cfg.Database.URL, cfg.Services = c.db, c.services
+		if got, set := platform.Procs(cfg, 2); got != c.want || set != c.set {
+			t.Errorf("%s: %d, %v; want %d, %v", c.name, got, set, c.want, c.set)
+		}
+	}
+}
+
+func TestApplyProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
+	cfg := config.Defaults() // the embedded setup: one more
+
+	t.Setenv("GOMAXPROCS", "1") // the environment's wins: the runtime read it at start
+	platform.ApplyProcs(cfg, slog.New(slog.DiscardHandler))
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("with GOMAXPROCS set, procs moved from %d to %d", before, got)
+	}
+	os.Unsetenv("GOMAXPROCS") // t.Setenv restores it
+	platform.ApplyProcs(cfg, slog.New(slog.DiscardHandler))
+	if got := runtime.GOMAXPROCS(0); got != before+1 {
+		t.Errorf("procs %d, want %d", got, before+1)
+	}
+}
