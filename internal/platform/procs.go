@@ -13,8 +13,8 @@ import (
 // Procs is the GOMAXPROCS cfg asks for given the runtime's default
 // (defaultProcs: the CPUs, or the container's CPU limit), and false to
 // keep that default: one more when the process keeps a service's data in
-// SQLite (database.url unset, or a sqlite: URL) and runs a service other
-// than the gateway, which keeps none.
+// SQLite (database.url unset, or a sqlite: URL) and does not run the
+// gateway.
 //
 // Why: SQLite (pure Go here) writes through system calls that block, and
 // one writer at a time commits with an fsync. While a goroutine is in a
@@ -22,14 +22,16 @@ import (
 // returns, the writer must get a P back, and with every P busy serving
 // requests it waits in the run queue, holding SQLite's write lock all the
 // while. An extra P gives it one at once: a create load on two cores
-// served 1.02–1.20× the creates a second (four alternations,
-// docs/benchmarks.md). Against PostgreSQL the waits are on sockets, which
-// the runtime's poller handles without a P, and a CPU limit in a
-// container is better not exceeded: the default stays.
+// served 1.02–1.20× the creates a second (four alternations, see
+// docs/benchmarks.md). The gateway's proxying, all CPU, lost by it
+// (JWT-checked requests, relative to open ones: 0.80 against 0.90), so a
+// process running it keeps the default. Against PostgreSQL the waits are
+// on sockets, which the runtime's poller handles without a P, and a
+// container's CPU limit is better not exceeded: the default stays.
 func Procs(cfg config.Config, defaultProcs int) (int, bool) {
 	sqlite := cfg.Database.URL == "" || strings.HasPrefix(cfg.Database.URL, "sqlite:")
-	stores := slices.ContainsFunc(cfg.Services, func(s string) bool { return s != "gateway" })
-	if !sqlite || !stores {
+	gateway := slices.ContainsFunc(cfg.Services, func(s string) bool { return s == "gateway" || s == "all" })
+	if !sqlite || gateway || len(cfg.Services) == 0 {
 		return defaultProcs, false
 	}
 	return defaultProcs + 1, true

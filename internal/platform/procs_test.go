@@ -18,11 +18,12 @@ func TestProcs(t *testing.T) {
 		want     int
 		set      bool
 	}{
-		{name: "embedded setup", services: []string{"all"}, want: 3, set: true},
+		{name: "embedded setup, every service", services: []string{"all"}, want: 2},
+		{name: "embedded setup, auth and content", services: []string{"auth", "content"}, want: 3, set: true},
 		{name: "sqlite URL, auth alone", db: "sqlite:/data/auth.db", services: []string{"auth"}, want: 3, set: true},
-		{name: "PostgreSQL", db: "postgres://db/bam", services: []string{"all"}, want: 2},
+		{name: "PostgreSQL", db: "postgres://db/bam", services: []string{"content"}, want: 2},
 		{name: "gateway alone", services: []string{"gateway"}, want: 2},
-		{name: "gateway and content", services: []string{"gateway", "content"}, want: 3, set: true},
+		{name: "gateway and content", services: []string{"gateway", "content"}, want: 2},
 	} {
 		cfg := config.Defaults()
 		cfg.Database.URL, cfg.Services = c.db, c.services
@@ -35,7 +36,8 @@ func TestProcs(t *testing.T) {
 func TestApplyProcs(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
-	cfg := config.Defaults() // the embedded setup: one more
+	cfg := config.Defaults()
+	cfg.Services = []string{"auth", "content"} // on SQLite, without the gateway: one more
 
 	t.Setenv("GOMAXPROCS", "1") // the environment's wins: the runtime read it at start
 	platform.ApplyProcs(cfg, slog.New(slog.DiscardHandler))
