@@ -15,6 +15,7 @@ func TestProcs(t *testing.T) {
 		name     string
 		db       string
 		services []string
+		cpus     int
 		want     int
 		set      bool
 	}{
@@ -24,10 +25,16 @@ func TestProcs(t *testing.T) {
 		{name: "PostgreSQL", db: "postgres://db/bam", services: []string{"content"}, want: 2},
 		{name: "gateway alone", services: []string{"gateway"}, want: 2},
 		{name: "gateway and content", services: []string{"gateway", "content"}, want: 2},
+		{name: "gateway, spaced", services: []string{"content", " gateway"}, want: 2},
+		{name: "a CPU limit", services: []string{"content"}, cpus: 4, want: 2},
 	} {
 		cfg := config.Defaults()
 		cfg.Database.URL, cfg.Services = c.db, c.services
-		if got, set := platform.Procs(cfg, 2); got != c.want || set != c.set {
+		cpus := c.cpus
+		if cpus == 0 {
+			cpus = 2
+		}
+		if got, set := platform.Procs(cfg, 2, cpus); got != c.want || set != c.set {
 			t.Errorf("%s: %d, %v; want %d, %v", c.name, got, set, c.want, c.set)
 		}
 	}
@@ -35,6 +42,9 @@ func TestProcs(t *testing.T) {
 
 func TestApplyProcs(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
+	if before < runtime.NumCPU() {
+		t.Skipf("GOMAXPROCS %d below the %d CPUs: a CPU limit, which ApplyProcs keeps", before, runtime.NumCPU())
+	}
 	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
 	cfg := config.Defaults()
 	cfg.Services = []string{"auth", "content"} // on SQLite, without the gateway: one more

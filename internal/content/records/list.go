@@ -41,15 +41,15 @@ func (s *Store) List(ctx context.Context, c *schema.Collection, q Query) (Page, 
 		// never kept under a generation older than what it saw.
 		cq = s.countQuery(m, w)
 	}
-	if q.Search != "" {
-		// After countQuery: a count kept under the generation it read
-		// covers every record CatchUp indexes (Write notes the indexer
-		// first).
-		if err := s.index.CatchUp(ctx, c.Name); err != nil {
-			return Page{}, err
-		}
-	}
 	err = s.reading(ctx, func(ctx context.Context, db store.Querier) error {
+		if q.Search != "" {
+			// After countQuery: a count kept under the generation it
+			// read covers every record CatchUp indexes (Write notes the
+			// indexer first).
+			if err := s.index.CatchUp(ctx, c.Name); err != nil {
+				return err
+			}
+		}
 		if items, err = s.listRows(ctx, db, m, p, w, q.Cursor); err != nil || !q.Count {
 			return err
 		}

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -58,18 +59,20 @@ type Indexer struct {
 	db   *store.DB
 	opts IndexerOptions
 
-	pass   sync.Mutex // one pass at a time, held until its transactions are done
-	states sync.Map   // collection name → *indexState
+	pass   chan struct{} // one pass at a time, held until its transactions are done
+	states sync.Map      // collection name → *indexState
 
 	timerMu sync.Mutex
 	timer   *time.Timer // the next background pass, nil when none is due
 	closed  bool
-	running sync.WaitGroup // background passes under way
+	running sync.WaitGroup     // background passes under way
+	stop    context.CancelFunc // ends a background pass under way (Close)
+	bg      context.Context    // of the background passes
 }
 
-// indexState counts a collection's transactions that inserted rows, and
-// how many of them passes have indexed: every row of the first indexed
-// transactions is in the index.
+// indexState counts the inserts into a collection that committed, and how
+// many of them passes have indexed: the rows of the first indexed inserts
+// are in the index.
 type indexState struct {
 	noted   atomic.Uint64
 	indexed atomic.Uint64
@@ -86,19 +89,24 @@ func NewIndexer(db *store.DB, opts IndexerOptions) *Indexer {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Indexer{db: db, opts: opts}
+	bg, stop := context.WithCancel(context.Background())
+	return &Indexer{db: db, opts: opts, pass: make(chan struct{}, 1), bg: bg, stop: stop}
 }
 
-// Inserted tells ix that tx inserted rows into c's table: they are
-// indexed after tx commits. Call it from every write that inserts into a
-// collection's table, before anything else that tx.OnCommit announces
-// (what ran after the commit can then rely on CatchUp finding the rows).
+// Inserted tells ix that tx inserted a row into c's table: if c is
+// searchable when tx commits, the row is indexed after that. Call it from
+// every write that inserts into a collection's table, before anything else
+// that tx.OnCommit announces (what ran after the commit can then rely on
+// CatchUp finding the row). Whether c is searchable is not taken from c,
+// which may be older than the table (a change making a field searchable
+// may commit between a write's draft and its transaction): the pass finds
+// out (indexPending).
 func (ix *Indexer) Inserted(tx *store.Tx, c *Collection) {
 	if ix == nil {
 		IndexPending(tx, c)
 		return
 	}
-	if tx.Dialect() != store.SQLite || !c.Searchable() {
+	if tx.Dialect() != store.SQLite {
 		return
 	}
 	st := ix.state(c.Name)
@@ -108,9 +116,11 @@ func (ix *Indexer) Inserted(tx *store.Tx, c *Collection) {
 	})
 }
 
-// CatchUp indexes the rows of collection that transactions committed
-// before it was called and that no pass has indexed yet, so that a search
-// run next finds them. It costs nothing when there are none.
+// CatchUp indexes the rows of collection whose inserts committed before
+// it was called and that no pass has indexed yet, so that a search run
+// next finds them. It costs nothing when there are none; it returns ctx's
+// error if ctx ends while it waits for a pass under way or for the write
+// lock.
 func (ix *Indexer) CatchUp(ctx context.Context, collection string) error {
 	if ix == nil {
 		return nil
@@ -123,17 +133,23 @@ func (ix *Indexer) CatchUp(ctx context.Context, collection string) error {
 	if st.indexed.Load() >= st.noted.Load() {
 		return nil
 	}
-	ix.pass.Lock()
-	defer ix.pass.Unlock()
+	select {
+	case ix.pass <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("schema: waiting to index %s for search: %w", collection, ctx.Err())
+	}
+	defer func() { <-ix.pass }()
 	return ix.index(ctx, collection, st)
 }
 
-// Close stops the background passes (waiting for one under way); rows
-// inserted afterwards are indexed by CatchUp or at the next start.
+// Close stops the background passes (ending one under way, whose rows
+// stay pending); rows left are indexed by CatchUp or at the next start.
+// Calling it again does nothing.
 func (ix *Indexer) Close() {
 	if ix == nil {
 		return
 	}
+	ix.stop()
 	ix.timerMu.Lock()
 	ix.closed = true
 	if ix.timer != nil && ix.timer.Stop() {
@@ -168,18 +184,26 @@ func (ix *Indexer) background() {
 	defer ix.running.Done()
 	ix.timerMu.Lock()
 	ix.timer = nil // a commit from now on schedules the next pass
+	closed := ix.closed
 	ix.timerMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), indexPassTimeout)
+	if closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ix.bg, indexPassTimeout)
 	defer cancel()
-	ix.pass.Lock()
-	defer ix.pass.Unlock()
+	select {
+	case ix.pass <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-ix.pass }()
 	failed := false
 	ix.states.Range(func(k, v any) bool {
 		st := v.(*indexState)
 		if st.indexed.Load() >= st.noted.Load() {
 			return true
 		}
-		if err := ix.index(ctx, k.(string), st); err != nil {
+		if err := ix.index(ctx, k.(string), st); err != nil && ctx.Err() == nil {
 			ix.opts.Log.Warn("content: indexing new records for search failed; trying again", "collection", k,
 				"in", indexRetryDelay, "err", err)
 			failed = true
@@ -192,12 +216,18 @@ func (ix *Indexer) background() {
 }
 
 // index runs transactions indexing collection's pending rows until none
-// is left; ix.pass is held. On success every transaction noted before it
-// began is indexed. A collection deleted, or no longer searchable, has
+// is left; ix.pass is held. On success every insert noted before it began
+// is indexed. A collection deleted, or no longer searchable, has
 // none left: its pending rows went with its search objects.
 func (ix *Indexer) index(ctx context.Context, collection string, st *indexState) error {
 	noted := st.noted.Load()
-	for {
+	// Not searchable (or no longer): nothing to index, no write lock to
+	// take. A change making it searchable indexes every row it finds.
+	cols, err := ftsColumns(ctx, ix.db.SQL(), collection)
+	if err != nil {
+		return err
+	}
+	for len(cols) > 0 {
 		var n int64
 		err := ix.db.InTx(ctx, func(tx *store.Tx) (err error) {
 			n, err = indexPending(ctx, tx, collection, ix.opts.Batch)

@@ -165,3 +165,18 @@ func TestIndexerPostgres(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestIndexerStaleDefinition: a write drafted with a definition older
+// than the table (the field made searchable since) still has its row
+// indexed: whether to index is the table's to say, not the definition's.
+func TestIndexerStaleDefinition(t *testing.T) {
+	t.Parallel()
+	e, docs := indexerEnv(t, schema.IndexerOptions{Delay: time.Hour})
+	stale := *docs
+	stale.Fields = []schema.Field{{Name: "title", Type: schema.Text}}
+	a := e.insert(&stale, map[string]any{"title": "alpha apple"}, "")
+	if err := e.ix.CatchUp(e.ctx(), "docs"); err != nil {
+		t.Fatal(err)
+	}
+	e.checkIndex(docs, 0, map[string][]string{"apple": {a}})
+}
