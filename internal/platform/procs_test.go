@@ -16,6 +16,7 @@ func TestProcs(t *testing.T) {
 		db       string
 		services []string
 		cpus     int
+		limited  bool
 		want     int
 		set      bool
 	}{
@@ -26,7 +27,8 @@ func TestProcs(t *testing.T) {
 		{name: "gateway alone", services: []string{"gateway"}, want: 2},
 		{name: "gateway and content", services: []string{"gateway", "content"}, want: 2},
 		{name: "gateway, spaced", services: []string{"content", " gateway"}, want: 2},
-		{name: "a CPU limit", services: []string{"content"}, cpus: 4, want: 2},
+		{name: "a CPU limit under the CPUs", services: []string{"content"}, cpus: 4, want: 2},
+		{name: "a CPU quota the default rounds up", services: []string{"content"}, limited: true, want: 2},
 	} {
 		cfg := config.Defaults()
 		cfg.Database.URL, cfg.Services = c.db, c.services
@@ -34,7 +36,7 @@ func TestProcs(t *testing.T) {
 		if cpus == 0 {
 			cpus = 2
 		}
-		if got, set := platform.Procs(cfg, 2, cpus); got != c.want || set != c.set {
+		if got, set := platform.Procs(cfg, 2, cpus, c.limited); got != c.want || set != c.set {
 			t.Errorf("%s: %d, %v; want %d, %v", c.name, got, set, c.want, c.set)
 		}
 	}
@@ -42,8 +44,8 @@ func TestProcs(t *testing.T) {
 
 func TestApplyProcs(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
-	if before < runtime.NumCPU() {
-		t.Skipf("GOMAXPROCS %d below the %d CPUs: a CPU limit, which ApplyProcs keeps", before, runtime.NumCPU())
+	if before < runtime.NumCPU() || platform.CPUQuota() {
+		t.Skipf("GOMAXPROCS %d of %d CPUs under a CPU limit, which ApplyProcs keeps", before, runtime.NumCPU())
 	}
 	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
 	cfg := config.Defaults()

@@ -36,6 +36,9 @@ type IndexerOptions struct {
 	// (DefaultIndexBatch), and so how long it holds the write lock; a
 	// pass runs transactions until no row is pending.
 	Batch int
+	// Retry is the wait before a failed background pass runs again
+	// (DefaultIndexRetry).
+	Retry time.Duration
 	// Log gets the passes that failed (they are tried again).
 	Log *slog.Logger
 }
@@ -44,10 +47,8 @@ type IndexerOptions struct {
 const (
 	DefaultIndexDelay = 100 * time.Millisecond
 	DefaultIndexBatch = 1000
+	DefaultIndexRetry = 5 * time.Second
 )
-
-// indexRetryDelay is the wait before a failed background pass runs again.
-const indexRetryDelay = 5 * time.Second
 
 // indexPassTimeout bounds a background pass.
 const indexPassTimeout = time.Minute
@@ -85,6 +86,9 @@ func NewIndexer(db *store.DB, opts IndexerOptions) *Indexer {
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultIndexBatch
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = DefaultIndexRetry
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -194,25 +198,31 @@ func (ix *Indexer) background() {
 	select {
 	case ix.pass <- struct{}{}:
 	case <-ctx.Done():
+		ix.retry("", ctx.Err())
 		return
 	}
 	defer func() { <-ix.pass }()
-	failed := false
 	ix.states.Range(func(k, v any) bool {
 		st := v.(*indexState)
 		if st.indexed.Load() >= st.noted.Load() {
 			return true
 		}
-		if err := ix.index(ctx, k.(string), st); err != nil && ctx.Err() == nil {
-			ix.opts.Log.Warn("content: indexing new records for search failed; trying again", "collection", k,
-				"in", indexRetryDelay, "err", err)
-			failed = true
+		if err := ix.index(ctx, k.(string), st); err != nil {
+			ix.retry(k.(string), err)
 		}
 		return true
 	})
-	if failed {
-		ix.schedule(indexRetryDelay)
+}
+
+// retry schedules the next background pass after a failed one, unless
+// the failure is Close's doing.
+func (ix *Indexer) retry(collection string, err error) {
+	if ix.bg.Err() != nil {
+		return
 	}
+	ix.opts.Log.Warn("content: indexing new records for search failed; trying again", "collection", collection,
+		"in", ix.opts.Retry, "err", err)
+	ix.schedule(ix.opts.Retry)
 }
 
 // index runs transactions indexing collection's pending rows until none
