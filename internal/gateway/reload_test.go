@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -19,19 +18,8 @@ import (
 	"github.com/bamhq/bam/internal/gateway"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/ratelimit"
+	"github.com/bamhq/bam/internal/testenv"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestReloadUnderLoad: a real gateway under steady load while its config
 // file is rewritten: no request on the stable route fails, the new route
@@ -54,7 +42,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	withExtra := base + fmt.Sprintf("    - {path: /extra/, upstream: %s}\n", extra)
 	write(base)
 
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	load := func() (config.Config, error) { return config.Load(config.Sources{File: path, Environ: []string{}}) }
 	c, err := load()
@@ -165,7 +153,7 @@ func TestReloadOnlyWhenChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	load := func() (config.Config, error) { return config.Load(config.Sources{File: path, Environ: []string{}}) }
 	count := func(s string) int { return strings.Count(logs.String(), s) }

@@ -1,14 +1,12 @@
 package platform_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,20 +14,6 @@ import (
 	"github.com/bamhq/bam/internal/platform"
 	"github.com/bamhq/bam/internal/testenv"
 )
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestConfigFileWatch runs a gateway whose configuration comes from a file,
 // as `bam serve` does: nothing is reloaded at start (the watcher's first
@@ -59,7 +43,7 @@ func TestConfigFileWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	p, err := platform.New(cfg, slog.New(slog.NewTextHandler(&logs, nil)), "test", up)
 	if err != nil {
 		t.Fatal(err)

@@ -1,17 +1,16 @@
 package schema_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bamhq/bam/internal/content/schema"
 	"github.com/bamhq/bam/internal/store"
 	"github.com/bamhq/bam/internal/store/storetest"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // indexerEnv is a searchable collection docs on SQLite whose inserts an
@@ -113,10 +112,7 @@ func TestIndexerBackground(t *testing.T) {
 	t.Parallel()
 	e, docs := indexerEnv(t, schema.IndexerOptions{Delay: 20 * time.Millisecond})
 	a := e.insert(docs, map[string]any{"title": "alpha apple"}, "")
-	deadline := time.Now().Add(10 * time.Second)
-	for e.count("c_docs_fts_new", "") > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, "the background pass", func() bool { return e.count("c_docs_fts_new", "") == 0 })
 	e.checkIndex(docs, 0, map[string][]string{"apple": {a}})
 
 	e.ix.Close()
@@ -189,43 +185,21 @@ func TestIndexerStaleDefinition(t *testing.T) {
 // runs again after the retry delay, which indexes the rows then.
 func TestIndexerRetry(t *testing.T) {
 	t.Parallel()
-	var log lockedBuffer
+	var log testenv.LogBuffer
 	e, docs := indexerEnv(t, schema.IndexerOptions{Delay: 10 * time.Millisecond, Retry: 50 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(&log, nil))})
 	// Rows waiting while the pending table is gone: the pass fails.
 	e.exec("DROP TRIGGER t_docs_fts_ai")
 	a := e.insert(docs, map[string]any{"title": "alpha apple"}, "")
 	e.exec("DROP TABLE c_docs_fts_new")
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(log.String(), "indexing new records for search failed") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, "a failed pass in the log", func() bool {
+		return strings.Contains(log.String(), "indexing new records for search failed")
+	})
 	if !strings.Contains(log.String(), "c_docs_fts_new") {
-		t.Fatalf("no failed pass in the log: %q", log.String())
+		t.Fatalf("the failed pass does not say why: %q", log.String())
 	}
 	e.exec("CREATE TABLE c_docs_fts_new (rid INTEGER PRIMARY KEY)")
 	e.exec("INSERT INTO c_docs_fts_new (rid) SELECT _rid FROM c_docs")
-	for e.count("c_docs_fts_new", "") > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, "the pass tried again", func() bool { return e.count("c_docs_fts_new", "") == 0 })
 	e.checkIndex(docs, 0, map[string][]string{"apple": {a}})
-}
-
-// lockedBuffer is a bytes.Buffer safe for a logger's goroutine and the
-// test's.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
