@@ -1,7 +1,6 @@
 package httpx_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,12 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/bamhq/bam/internal/errs"
 	"github.com/bamhq/bam/internal/httpx"
 	"github.com/bamhq/bam/internal/telemetry"
+	"github.com/bamhq/bam/internal/testenv"
 )
 
 // scenario is one request through a handler and what must come back.
@@ -74,25 +73,8 @@ func (s scenario) run(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
 	return rec
 }
 
-// logBuffer is a concurrency-safe log sink whose lines also carry the
-// request id from ctx, as telemetry's handler does in production.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
+// requestIDHandler adds the request id from ctx to each line, as
+// telemetry's handler does in production.
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -102,8 +84,8 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func newLogger() (*slog.Logger, *logBuffer) {
-	var b logBuffer
+func newLogger() (*slog.Logger, *testenv.LogBuffer) {
+	var b testenv.LogBuffer
 	return slog.New(requestIDHandler{slog.NewJSONHandler(&b, nil)}), &b
 }
 

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -37,3 +38,8 @@ func KeepPublishedOf(o *Outbox) time.Duration { return o.opts.KeepPublished }
 // PublishedThrough returns the seq through which o's relay has published
 // every row that is not parked (SQLite; 0 on PostgreSQL).
 func PublishedThrough(o *Outbox) int64 { return o.cursor() }
+
+// SettleOnce runs one of the relay's own deletes of published rows that
+// are due (what it does when the outbox has gone quiet), and reports
+// whether it deleted any.
+func SettleOnce(o *Outbox) bool { return o.settleSent(context.Background()) }

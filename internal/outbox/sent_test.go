@@ -167,14 +167,24 @@ func TestPublishedRowsRepublishedAfterARestart(t *testing.T) {
 // came is deleted a slice at a time (ten passes' worth per statement),
 // to the last row.
 func TestPublishedBacklogDeletedInSlices(t *testing.T) {
-	r := newSQLiteRelay(t, outbox.Options{PollInterval: time.Hour, BatchSize: 2, DeleteDelay: 10 * time.Millisecond, KeepPublished: -1})
+	// DeleteDelay an hour: the relay leaves the deletes to the test.
+	r := newSQLiteRelay(t, outbox.Options{PollInterval: time.Hour, BatchSize: 2, DeleteDelay: time.Hour, KeepPublished: -1})
 	db, o := r.db, r.o
 	const events = 55 // 28 passes, deleted 20 rows at a time
 	for i := range events {
 		r.enqueue(t, i)
 	}
 	startOutbox(t, o)
-	testenv.WaitFor(t, 20*time.Second, "every row published and deleted", func() bool {
-		return outbox.PublishedThrough(o) == events && outboxLen(t, db) == 0
-	})
+	testenv.WaitFor(t, 20*time.Second, "every row published", func() bool { return outbox.PublishedThrough(o) == events })
+	for _, left := range []int{35, 15, 0} {
+		if !outbox.SettleOnce(o) {
+			t.Fatalf("no delete with %d rows left to delete", outboxLen(t, db))
+		}
+		if n := outboxLen(t, db); n != left {
+			t.Fatalf("%d rows after a delete, want %d (20 a statement)", n, left)
+		}
+	}
+	if outbox.SettleOnce(o) {
+		t.Error("a delete with nothing left to delete")
+	}
 }
