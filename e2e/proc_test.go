@@ -22,6 +22,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(replicaEnv); addr != "" {
+		serveReplica(addr) // a replica process of TestGatewayResilience
+	}
 	dir, err := os.MkdirTemp("", "bam-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
