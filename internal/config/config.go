@@ -119,7 +119,7 @@ type Content struct {
 // routes: routes to users' own services, rate limits, CORS. Every key is
 // reloaded live when the config file changes or on SIGHUP.
 type Gateway struct {
-	Routes          []Route       `koanf:"routes" file:"only" help:"Routes to your own services (config file only): a list of {path, host, methods, upstream, auth, roles, permissions, rate_limit, timeout, retries, strip_prefix, deprecated, sunset, override, max_body, h2c}; see docs/gateway.md"`
+	Routes          []Route       `koanf:"routes" file:"only" help:"Routes to your own services (config file only): a list of {path, host, methods, upstream, auth, roles, permissions, rate_limit, timeout, retries, strip_prefix, deprecated, sunset, override, max_body, h2c, health}; see docs/gateway.md"`
 	RateLimit       RateLimit     `koanf:"rate_limit"`
 	TrustedProxies  []string      `koanf:"trusted_proxies" help:"CIDRs of proxies in front of the gateway; the client IP is then the right-most X-Forwarded-For hop outside them (empty: the TCP peer)"`
 	CORSOrigins     []string      `koanf:"cors_origins" help:"Origins allowed to call the API from browsers: a list of https://app.example.com, or * (empty: no CORS headers)"`
@@ -167,6 +167,16 @@ type Route struct {
 	Override    bool          `koanf:"override"`
 	MaxBody     string        `koanf:"max_body"`
 	H2C         bool          `koanf:"h2c"` // HTTP/2 without TLS (prior knowledge) to the upstream
+	Health      RouteHealth   `koanf:"health"`
+}
+
+// RouteHealth turns on active health checks of a route's replicas: each is
+// asked for Path every Interval, and one that does not answer 2xx takes no
+// requests until it does again. Without it a user route has passive
+// ejection only (users' services need not serve a health endpoint).
+type RouteHealth struct {
+	Path     string        `koanf:"path"`     // e.g. /readyz; empty: no active checks
+	Interval time.Duration `koanf:"interval"` // between checks; 0: 5s
 }
 
 // Defaults returns the configuration a fresh checkout runs with: every

@@ -293,6 +293,24 @@ func validateGateway(c Config, bad func(key, value, expected string)) {
 		if _, err := ParseSize(r.MaxBody); err != nil {
 			bad(key+".max_body", r.MaxBody, "bytes or a size such as 10MiB (empty or 0: gateway.max_body)")
 		}
+		checkRouteHealth(key+".health", r.Health, bad)
+	}
+}
+
+// checkRouteHealth checks a route's active health checks: a path on every
+// replica, and how often.
+func checkRouteHealth(key string, h RouteHealth, bad func(key, value, expected string)) {
+	if h.Path != "" {
+		u, err := url.Parse(h.Path)
+		if err != nil || !strings.HasPrefix(h.Path, "/") || u.Host != "" || u.Fragment != "" {
+			bad(key+".path", h.Path, "a path on every replica such as /readyz")
+		}
+	}
+	switch {
+	case h.Interval < 0:
+		bad(key+".interval", h.Interval.String(), "zero (5s) or a positive duration such as 2s")
+	case h.Interval > 0 && h.Path == "":
+		bad(key+".interval", h.Interval.String(), "set only with health.path")
 	}
 }
 

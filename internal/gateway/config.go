@@ -164,8 +164,10 @@ func (b *Builder) newPool(key string, rc config.Route) (*userPool, error) {
 		Name:      key,
 		Targets:   static,
 		Transport: tr,
-		// Users' services need not answer /readyz: passive ejection only.
-		HealthInterval: -1,
+		// Users' services need not serve a health endpoint: passive
+		// ejection only, unless the route names one.
+		HealthPath:     rc.Health.Path,
+		HealthInterval: healthInterval(rc.Health),
 		Timeout:        rc.Timeout,
 		Retries:        retries,
 		H2C:            rc.H2C,
@@ -175,6 +177,15 @@ func (b *Builder) newPool(key string, rc config.Route) (*userPool, error) {
 		return &userPool{Pool: p}, err
 	}
 	return &userPool{Pool: p, stop: b.watch(p, static, names)}, nil
+}
+
+// healthInterval is the pool's HealthInterval for a route's health
+// settings: none without a path, the pool's default when not given.
+func healthInterval(h config.RouteHealth) time.Duration {
+	if h.Path == "" {
+		return -1
+	}
+	return h.Interval
 }
 
 // userPool is a user upstream's pool and the DNS watchers that feed it.
@@ -227,6 +238,13 @@ func poolKey(rc config.Route) string {
 	}
 	if rc.H2C {
 		opts = append(opts, "h2c")
+	}
+	if h := rc.Health; h.Path != "" {
+		check := "health " + h.Path
+		if h.Interval > 0 {
+			check += " every " + h.Interval.String()
+		}
+		opts = append(opts, check)
 	}
 	if len(opts) > 0 {
 		key += " (" + strings.Join(opts, ", ") + ")"
