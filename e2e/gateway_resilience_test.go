@@ -265,30 +265,25 @@ func failed(rs []getResult) []getResult {
 	return bad
 }
 
-func latencies(rs []getResult) []time.Duration {
+// p99 is the 99th percentile latency of rs (nearest rank), 0 for none.
+func p99(rs []getResult) time.Duration {
+	if len(rs) == 0 {
+		return 0
+	}
 	ds := make([]time.Duration, len(rs))
 	for i, r := range rs {
 		ds[i] = r.took
 	}
 	slices.Sort(ds)
-	return ds
-}
-
-// p99 is the 99th percentile latency of rs (nearest rank), 0 for none.
-func p99(rs []getResult) time.Duration {
-	ds := latencies(rs)
-	if len(ds) == 0 {
-		return 0
-	}
 	return ds[(len(ds)*99+99)/100-1]
 }
 
 func slowest(rs []getResult) time.Duration {
-	ds := latencies(rs)
-	if len(ds) == 0 {
-		return 0
+	var m time.Duration
+	for _, r := range rs {
+		m = max(m, r.took)
 	}
-	return ds[len(ds)-1]
+	return m
 }
 
 func summary(rs []getResult) string {
